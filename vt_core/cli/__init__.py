@@ -1,0 +1,65 @@
+"""Headless command line: `vt-tui SUBCOMMAND ...` for scripts and CI.
+
+Each subcommand lives in its own module with `add_parser(subparsers)` and a
+`run(args) -> int` handler registered through `set_defaults(handler=...)`.
+Results and tables go to standard output; progress and diagnostics go to
+standard error so that output can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from vt_core import __version__
+
+SUBCOMMAND_MODULES = ("run", "db", "hardware", "viz", "stats", "setup")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vt-tui",
+        description="Measure vision-text models on CPU, CUDA, ROCm, MPS, OpenVINO, WebGPU and WebNN. "
+        "Without a subcommand, open the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"vt-tui {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to standard error")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(f"vt_core.cli.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except UsageError as error:
+        print(f"vt-tui: error: {error}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """Invalid command-line input; the message says which value and what to do."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

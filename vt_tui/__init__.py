@@ -1,0 +1,1 @@
+"""vt_tui: the Textual app over vt_core."""
