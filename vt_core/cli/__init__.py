@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to standard error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
+        # NOTE: a subcommand whose module is not in this build is left out of the parser.
+        if importlib.util.find_spec(f"vt_core.cli.{name}") is None:
+            continue
         module = importlib.import_module(f"vt_core.cli.{name}")
         module.add_parser(subparsers)
     return parser
