@@ -179,7 +179,7 @@ class JobFileServer:
         port = server.server_address[1]
         server.allowed_hosts = frozenset({f"{LOOPBACK}:{port}", f"localhost:{port}"})
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"vt-file-server-{port}", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"vt-file-server-{port}", daemon=True)
         self._thread.start()
         log.info("serving %s on %s", self.root, self.base_url)
         return self
