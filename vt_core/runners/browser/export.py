@@ -138,7 +138,7 @@ def content_key(model: Any, kind: str, shapes: dict[str, list[int]]) -> str:
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
         digest.update(str(tensor.dtype).encode())
-        data = tensor.detach().to("cpu").contiguous()
+        data = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     return digest.hexdigest()
 
