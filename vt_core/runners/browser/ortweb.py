@@ -4,16 +4,25 @@ The npm package `onnxruntime-web` is installed once into
 `<data dir>/browser/node_modules`. Jobs copy (hard-link when possible) the few
 files they need from its `dist/` folder into their own served folder. Nothing
 is fetched while a job runs.
+
+Lookup order: `VT_ORT_WEB_DIR` (an npm prefix holding node_modules/), the
+current data directory, then the user's default data directory. The last step
+lets a `VT_HOME` that isolates results (as the tests do) still use the runtime
+that `vt-tui setup browser` installed for the user.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import platformdirs
 
 from vt_core import paths
 
@@ -25,9 +34,17 @@ DEFAULT_VERSION = "1.31.1"
 
 SETUP_COMMAND = "vt-tui setup browser"
 
-# ort.all.min.mjs carries the webgpu, webnn and wasm execution providers and
-# loads the JSEP (webnn) or asyncify (webgpu) WebAssembly build at run time.
-ENTRY_MODULE = "ort.all.min.mjs"
+# Entry module per execution provider, as the package's exports map names them
+# ("onnxruntime-web/webgpu" and "onnxruntime-web/all"). In 1.31 the webgpu
+# bundle loads the asyncify WebAssembly build with the native WebGPU execution
+# provider; the all bundle loads the JSEP build, which hosts the WebNN provider.
+ENTRY_MODULES: dict[str, str] = {
+    "webgpu": "ort.webgpu.min.mjs",
+    "webnn": "ort.all.min.mjs",
+    "wasm": "ort.all.min.mjs",
+}
+ENTRY_MODULE = ENTRY_MODULES["webnn"]
+"""The module whose presence marks a complete install."""
 RUNTIME_FILE_PREFIX = "ort-wasm-simd-threaded"
 
 NPM_TIMEOUT_S = 900
@@ -46,45 +63,78 @@ class OrtWebInstall:
     version: str
     dist_dir: Path
 
-    def runtime_files(self) -> list[Path]:
-        """Return the files a page needs: the entry module and every WebAssembly build with its loader."""
-        files = [self.dist_dir / ENTRY_MODULE]
-        files += sorted(
-            path
-            for path in self.dist_dir.iterdir()
-            if path.name.startswith(RUNTIME_FILE_PREFIX) and path.suffix in (".wasm", ".mjs")
-        )
+    def runtime_files(self, provider: str) -> list[Path]:
+        """Return the files a page needs for `provider`: its entry module and the WebAssembly builds it names."""
+        if provider not in ENTRY_MODULES:
+            raise ValueError(f"execution provider {provider!r} is invalid; use one of {', '.join(ENTRY_MODULES)}")
+        entry = self.dist_dir / ENTRY_MODULES[provider]
+        if not entry.is_file():
+            raise OrtWebNotInstalled(f"{entry} is missing; reinstall with `{SETUP_COMMAND} --force`")
+        text = entry.read_text(encoding="utf-8", errors="replace")
+        loaders = sorted(set(re.findall(re.escape(RUNTIME_FILE_PREFIX) + r"[A-Za-z0-9_.-]*?\.mjs", text)))
+        if not loaders:
+            # A future layout may name its builds differently; take all of them.
+            loaders = sorted(p.name for p in self.dist_dir.glob(f"{RUNTIME_FILE_PREFIX}*.mjs"))
+        files = [entry]
+        for loader in loaders:
+            for path in (self.dist_dir / loader, self.dist_dir / (loader[: -len(".mjs")] + ".wasm")):
+                if path.is_file():
+                    files.append(path)
         return files
+
+PREFIX_ENV = "VT_ORT_WEB_DIR"
 
 
 def install_dir() -> Path:
-    """Return the npm prefix that holds onnxruntime-web."""
+    """Return the npm prefix that `install` writes: `VT_ORT_WEB_DIR`, else `<data dir>/browser`."""
+    override = os.environ.get(PREFIX_ENV)
+    if override:
+        return Path(override).expanduser()
     return paths.data_dir() / "browser"
 
 
-def package_dir() -> Path:
-    return install_dir() / "node_modules" / PACKAGE
+def package_dir(prefix: Path | None = None) -> Path:
+    return (prefix or install_dir()) / "node_modules" / PACKAGE
 
 
-def find_install() -> OrtWebInstall | None:
-    """Return the installed onnxruntime-web, or None when it is missing or incomplete."""
-    manifest = package_dir() / "package.json"
+def candidate_prefixes() -> list[Path]:
+    """Return the npm prefixes searched for onnxruntime-web, in lookup order."""
+    prefixes = [install_dir()]
+    if not os.environ.get(PREFIX_ENV):
+        user_default = Path(platformdirs.user_data_dir(paths.APP_NAME, appauthor=False)) / "browser"
+        if user_default not in prefixes:
+            prefixes.append(user_default)
+    return prefixes
+
+
+def _read_install(prefix: Path) -> OrtWebInstall | None:
+    manifest = package_dir(prefix) / "package.json"
     try:
         version = str(json.loads(manifest.read_text())["version"])
     except (OSError, ValueError, KeyError):
         return None
-    dist = package_dir() / "dist"
+    dist = package_dir(prefix) / "dist"
     if not (dist / ENTRY_MODULE).is_file():
         return None
     return OrtWebInstall(version=version, dist_dir=dist)
+
+
+def find_install() -> OrtWebInstall | None:
+    """Return the first complete onnxruntime-web install in `candidate_prefixes()`, or None."""
+    for prefix in candidate_prefixes():
+        found = _read_install(prefix)
+        if found is not None:
+            return found
+    return None
 
 
 def require_install() -> OrtWebInstall:
     """Return the installed onnxruntime-web or raise OrtWebNotInstalled naming the setup command."""
     found = find_install()
     if found is None:
+        searched = ", ".join(str(prefix) for prefix in candidate_prefixes())
         raise OrtWebNotInstalled(
-            f"ONNX Runtime Web ({PACKAGE}) is not installed in {install_dir()}; run `{SETUP_COMMAND}` "
+            f"ONNX Runtime Web ({PACKAGE}) is not installed (searched {searched}); run `{SETUP_COMMAND}` "
             "(it needs Node.js and npm)"
         )
     return found
@@ -101,7 +151,8 @@ def install(version: str = DEFAULT_VERSION, *, force: bool = False) -> OrtWebIns
     Skips npm when that exact version is already there, unless `force`.
     Raises SetupFailed when Node.js or npm is missing or npm fails.
     """
-    current = find_install()
+    target = install_dir()
+    current = _read_install(target)
     if current is not None and current.version == version and not force:
         log.info("%s %s is already installed in %s", PACKAGE, version, install_dir())
         return current
@@ -113,7 +164,6 @@ def install(version: str = DEFAULT_VERSION, *, force: bool = False) -> OrtWebIns
             "(Debian/Ubuntu: `apt-get install -y nodejs npm`) and run the setup again"
         )
 
-    target = install_dir()
     target.mkdir(parents=True, exist_ok=True)
     # A private package.json pins the exact version, so `npm install` is repeatable.
     manifest = {"name": "vt-tui-browser-runtime", "private": True, "dependencies": {PACKAGE: version}}
@@ -135,7 +185,7 @@ def install(version: str = DEFAULT_VERSION, *, force: bool = False) -> OrtWebIns
             f"version exists and the npm registry is reachable. npm output:\n{tail}"
         )
 
-    installed = find_install()
+    installed = _read_install(target)
     if installed is None:
         raise SetupFailed(
             f"npm finished but {package_dir() / 'dist' / ENTRY_MODULE} is missing; "

@@ -116,7 +116,7 @@ class PageSession:
 
     # -- folder -----------------------------------------------------------------
 
-    def lay_out(self, graphs: dict[str, Path], inputs: dict[str, np.ndarray]) -> dict[str, str]:
+    def lay_out(self, provider: str, graphs: dict[str, Path], inputs: dict[str, np.ndarray]) -> dict[str, str]:
         """Fill the folder with the page, the runtime, the graphs and the inputs; return graph role -> file name."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for asset in ASSETS_DIR.iterdir():
@@ -124,7 +124,7 @@ class PageSession:
                 shutil.copyfile(asset, self.folder / asset.name)
         runtime = self.folder / "ort"
         runtime.mkdir(exist_ok=True)
-        for path in self.install.runtime_files():
+        for path in self.install.runtime_files(provider):
             _place(path, runtime / path.name)
         names = {}
         for role, path in graphs.items():
@@ -162,7 +162,7 @@ class PageSession:
         if self.server is None:
             raise RuntimeError("the page is not open; call open() first")
         answer = self._call("setup", {
-            "ortModule": self.server.url(f"ort/{ortweb.ENTRY_MODULE}"),
+            "ortModule": self.server.url(f"ort/{ortweb.ENTRY_MODULES[provider]}"),
             "wasmPaths": self.server.url("ort/"),
             "provider": provider,
             "deviceType": device_type,
