@@ -18,7 +18,9 @@ from vt_core.plots.data import FigureData
 from vt_core.records import PLATFORMS
 from vt_core.reports import common
 from vt_core.reports.common import html_text
-from vt_core.reports.matrix import summary_cells, summary_header
+from vt_core.reports.matrix import FAILURE_HEADER, failure_rows, summary_cells, summary_header
+
+FAILURE_ROWS_SHOWN = 200
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -86,6 +88,24 @@ def json_island(element_id: str, value: Any) -> str:
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
+def failures_section(data: FigureData) -> str:
+    """Return the table of fail and mismatch cells with their error text, at most FAILURE_ROWS_SHOWN rows."""
+    rows = failure_rows(data.matrix)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html_text(h)}</th>" for h in FAILURE_HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>" for cells in rows[:FAILURE_ROWS_SHOWN]
+    )
+    more = ""
+    if len(rows) > FAILURE_ROWS_SHOWN:
+        more = f'<p class="muted">{len(rows) - FAILURE_ROWS_SHOWN} more in the compatibility matrix report.</p>'
+    return (
+        '<section id="section-failures"><h2>Failures and mismatches</h2>'
+        f'<table class="failures"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}</section>'
+    )
+
+
 def dashboard_html(data: FigureData, theme: str = "light") -> str:
     """Return the full dashboard page."""
     from plotly.offline import get_plotlyjs
@@ -124,7 +144,7 @@ def dashboard_html(data: FigureData, theme: str = "light") -> str:
     if data.matrix.excluded_flagged:
         notes.append(f"{data.matrix.excluded_flagged} result(s) from mock or simulated runs are excluded.")
 
-    sections = []
+    sections = [failures_section(data)]
     for kind in figures.FIGURE_KINDS:
         div = pio.to_html(built[kind], full_html=False, include_plotlyjs=False, div_id=f"vt-{kind}",
                           config=PLOT_CONFIG)
@@ -147,6 +167,7 @@ body {{ background: {colors['background']}; color: {colors['text']}; font-family
 table {{ border-collapse: collapse; margin: 0.5rem 0 1rem; }}
 td, th {{ padding: 0.2rem 0.7rem; border-bottom: 1px solid {colors['muted']}; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
+table.failures td, table.failures th {{ text-align: left; }}
 section {{ margin-top: 1.5rem; }}
 </style>
 <script type="text/javascript">{get_plotlyjs()}</script>

@@ -18,6 +18,7 @@ from vt_core.plots.data import ChartEntry, FigureData, chart_entries
 from vt_core.records import PLATFORMS, STATES
 from vt_core.reports import common
 from vt_core.reports.common import html_text
+from vt_core.reports.matrix import shorten
 
 PERFORMANCE_COMPARISON = "performance-comparison"
 COMPATIBILITY_HEATMAP = "compatibility-heatmap"
@@ -80,7 +81,7 @@ def group_hover(entry: ChartEntry) -> str:
         f"mean: {common.fmt_ms(g['mean_s'])} ms",
         "mean 95% CI: " + (common.fmt_ci_ms(g["mean_ci_low_s"], g["mean_ci_high_s"]) + " ms"
                            if g["mean_ci_low_s"] is not None else "n/a (one sample)"),
-        f"runs: {g['runs']}" + (f" ({g['mismatch_runs']} mismatch)" if g["mismatch_runs"] else ""),
+        f"runs: {g['runs']}",
         f"n (samples): {g['n']}",
         f"weights: {html_text(g['weights_source'] or 'unknown')}  precision: {html_text(g['precision'] or 'f32')}"
         f"  batch: {g['batch_size'] or 1}",
@@ -124,7 +125,7 @@ def performance_comparison(data: FigureData, theme: str) -> go.Figure:
     title = TITLES[PERFORMANCE_COMPARISON]
     entries = chart_entries(data.performance.groups)
     if not entries:
-        return no_data_figure(title, "No timed results: no pass or mismatch result has samples.", theme)
+        return no_data_figure(title, "No timed results: no pass result has samples.", theme)
 
     families = families_of(entries)
     figure = make_subplots(
@@ -249,6 +250,8 @@ def _cell_hover(row: Any, platform: str) -> str:
     ]
     if platform in row.error_types:
         lines.append(f"error type: {html_text(row.error_types[platform])}")
+    if platform in row.error_messages:
+        lines.append(f"error: {html_text(shorten(row.error_messages[platform], 160))}")
     if row.flagged.get(platform):
         lines.append("from a mock or simulated legacy run")
     lines.append(f"weights: {html_text(row.weights_label)}")
@@ -279,7 +282,7 @@ def time_series(data: FigureData, theme: str, *, with_menu: bool = True) -> go.F
     title = TITLES[TIME_SERIES]
     models = series_models(data)
     if not models:
-        return no_data_figure(title, "No timed results: no pass or mismatch result has samples.", theme)
+        return no_data_figure(title, "No timed results: no pass result has samples.", theme)
     model_index = {key: i for i, key in enumerate(models)}
 
     series: dict[tuple, list[dict[str, Any]]] = {}
@@ -352,8 +355,6 @@ def _point_hover(point: dict[str, Any]) -> str:
     else:
         lines.append(f"run median: {common.fmt_ms(point['median_s'])} ms")
     lines.append(f"n (samples): {point['samples']}")
-    if point["mismatch_runs"]:
-        lines.append(f"mismatch runs: {point['mismatch_runs']}")
     lines.append(f"weights: {html_text(point['weights_source'] or 'unknown')}")
     return "<br>".join(lines)
 
@@ -382,7 +383,7 @@ def statistical_analysis(data: FigureData, theme: str) -> go.Figure:
     title = TITLES[STATISTICAL_ANALYSIS]
     entries = chart_entries(data.performance.groups)
     if not entries:
-        return no_data_figure(title, "No timed results: no pass or mismatch result has samples.", theme)
+        return no_data_figure(title, "No timed results: no pass result has samples.", theme)
 
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,

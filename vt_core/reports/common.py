@@ -67,9 +67,9 @@ def family_label(family: str | None) -> str:
 
 
 def state_label(state: str, flagged: bool = False) -> str:
-    """Return `glyph word` for a matrix cell; `*` marks a cell from a mock or simulated run."""
+    """Return `glyph word` for a matrix cell; `†` marks a cell from a mock or simulated run."""
     text = f"{STATE_GLYPHS.get(state, '?')} {state}"
-    return text + "*" if flagged else text
+    return text + "†" if flagged else text
 
 
 # -- escaping ---------------------------------------------------------------

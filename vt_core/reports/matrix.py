@@ -26,7 +26,7 @@ SYNTHETIC_NOTE = (
     "synthetic: the model ran with random weights in its real architecture. Latency and memory are "
     "representative; outputs are not."
 )
-FLAGGED_NOTE = "*: the state comes from a mock or simulated run of the older framework."
+FLAGGED_NOTE = "†: the state comes from a mock or simulated run of the older framework."
 
 
 @dataclass
@@ -38,6 +38,7 @@ class MatrixRow:
     flagged: dict[str, bool] = field(default_factory=dict)
     """Platforms whose state comes from a mock or simulated legacy run."""
     error_types: dict[str, str] = field(default_factory=dict)
+    error_messages: dict[str, str] = field(default_factory=dict)
     last_tested: Any = None
     """Newest timestamp among the row's pass, mismatch and fail cells."""
     weights_sources: set[str] = field(default_factory=set)
@@ -59,6 +60,7 @@ class MatrixRow:
             "states": dict(self.states),
             "flagged_platforms": sorted(p for p, v in self.flagged.items() if v),
             "error_types": dict(self.error_types),
+            "error_messages": dict(self.error_messages),
             "last_tested": common.iso(self.last_tested),
             "weights_sources": sorted(self.weights_sources),
         }
@@ -161,7 +163,7 @@ def build_matrix(store: Any, *, include_flagged: bool = False) -> MatrixReport:
         others = queries.other_platform_names(con)
 
     rows: dict[tuple[str, str], MatrixRow] = {}
-    for model_id, task, platform, state, family, timestamp, weights_source, error_type, flagged in cells:
+    for model_id, task, platform, state, family, timestamp, weights_source, error_type, error_message, flagged in cells:
         row = rows.get((model_id, task))
         if row is None:
             row = rows[(model_id, task)] = MatrixRow(model_id=model_id, task=queries.none_if_empty(task), family=family)
@@ -172,6 +174,8 @@ def build_matrix(store: Any, *, include_flagged: bool = False) -> MatrixReport:
         row.flagged[platform] = bool(flagged)
         if error_type and state != PASS:
             row.error_types[platform] = error_type
+        if error_message and state in (MISMATCH, FAIL):
+            row.error_messages[platform] = error_message
         if state in TESTED_STATES:
             if weights_source:
                 row.weights_sources.add(weights_source)
@@ -221,6 +225,30 @@ def summary_cells(platform: str, summary: PlatformSummary) -> list[str]:
     ]
 
 
+FAILURE_HEADER = ("Model", "Task", "Platform", "State", "Error type", "Error")
+ERROR_TEXT_LIMIT = 300
+"""Characters of an error message shown in a table; the JSON report keeps the whole text."""
+
+
+def shorten(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_rows(report: MatrixReport) -> list[list[str]]:
+    """Return the plain-text cells of every fail and mismatch cell: model, task, platform, state, error type, error."""
+    rows = []
+    for _, family_rows in report.families():
+        for row in family_rows:
+            for platform in PLATFORMS:
+                if row.states[platform] in (FAIL, MISMATCH):
+                    rows.append([
+                        row.model_id, row.task or "", platform, row.states[platform],
+                        row.error_types.get(platform, ""), shorten(row.error_messages.get(platform, "")),
+                    ])
+    return rows
+
+
 def render_markdown(report: MatrixReport) -> str:
     """Return the matrix as Markdown: one table per family, the platform summary and the notes."""
     parts = [
@@ -237,6 +265,14 @@ def render_markdown(report: MatrixReport) -> str:
         parts.append("")
         body = [[md_cell(c) for c in row_cells(row)] for row in rows]
         parts.append(common.markdown_table(MATRIX_HEADER, body, align))
+        parts.append("")
+
+    failures = failure_rows(report)
+    if failures:
+        parts.append("## Failures and mismatches")
+        parts.append("")
+        body = [[md_cell(c) for c in cells] for cells in failures]
+        parts.append(common.markdown_table(FAILURE_HEADER, body))
         parts.append("")
 
     parts.append("## Summary")

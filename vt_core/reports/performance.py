@@ -1,8 +1,8 @@
 """The performance report: latency statistics per model, platform, task, settings and machine.
 
-A group is every timed result (pass or mismatch) that shares model, task,
-platform, settings key (device, precision, batch size, weights source) and
-machine. Its statistics come from the pooled per-iteration samples of those
+A group is every `pass` result that shares model, task, platform, settings key
+(device, precision, batch size, weights source) and machine; mismatching and
+failed runs appear in the compatibility matrix, not here. Its statistics come from the pooled per-iteration samples of those
 results, aggregated in DuckDB, never from averaging per-run averages.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from vt_core.records import PLATFORMS
 from vt_core.reports import common, queries
 from vt_core.reports.common import fmt_ci_ms, fmt_ms, md_cell
+from vt_core.stats.summary import MEAN_CI_METHOD, MEDIAN_CI_METHOD
 
 REFERENCE_PLATFORM = "cpu"
 AVERAGING_NOTE = (
@@ -25,10 +26,10 @@ AVERAGING_NOTE = (
     "sets are compared only through the speed-up column."
 )
 CI_NOTE = (
-    "Median 95% CI: distribution-free interval between order statistics (binomial ranks; needs at least "
-    "6 samples). Mean 95% CI: Student t-interval. Throughput: items (batch size x samples) per second of "
-    "timed loop. Peak memory: the largest per-run peak in the group (torch max allocated on GPUs, else the "
-    "worker's peak RSS above its post-import baseline)."
+    f"Median 95% CI: {MEDIAN_CI_METHOD}; it needs at least 6 samples. Mean 95% CI: {MEAN_CI_METHOD}. "
+    "Throughput: items (batch size x samples) per second of timed loop. Peak memory: the largest per-run "
+    "peak in the group (torch max allocated on GPUs, else the worker's peak RSS above its post-import "
+    "baseline). Only pass results are timed."
 )
 
 
@@ -170,12 +171,6 @@ def machine_label(group: dict[str, Any]) -> str:
     return f"{host} ({details})" if details else host
 
 
-def runs_label(group: dict[str, Any]) -> str:
-    if group["mismatch_runs"]:
-        return f"{group['runs']} ({group['mismatch_runs']} mismatch)"
-    return str(group["runs"])
-
-
 def group_cells(group: dict[str, Any]) -> list[str]:
     """Return the plain-text cells of one group, in `GROUP_HEADER` order."""
     throughput = group["throughput_per_s"]
@@ -183,7 +178,7 @@ def group_cells(group: dict[str, Any]) -> list[str]:
     return [
         group["model_id"], group["task"] or "", group["platform"], group["device"] or "",
         group["precision"] or "", str(group["batch_size"] or ""), group["weights_source"] or "unknown",
-        machine_label(group), runs_label(group), str(group["n"]),
+        machine_label(group), str(group["runs"]), str(group["n"]),
         fmt_ms(group["median_s"]), fmt_ci_ms(group["median_ci_low_s"], group["median_ci_high_s"]),
         fmt_ms(group["mean_s"]), fmt_ci_ms(group["mean_ci_low_s"], group["mean_ci_high_s"]),
         fmt_ms(group["p90_s"]), "" if throughput is None else f"{throughput:.2f}",
@@ -216,7 +211,7 @@ def render_markdown(report: PerformanceReport) -> str:
         "",
     ]
     if not report.groups:
-        parts.append("No timed results: every stored result failed, was unavailable or has no samples.")
+        parts.append("No timed results: no stored pass result has samples (failed, mismatching and unavailable runs are not timed).")
         parts.append("")
     else:
         header = ("Platform", "Groups", "Models", "Geo-mean median ms", "Speed-up vs cpu", "Weights")
@@ -254,8 +249,8 @@ def render_markdown(report: PerformanceReport) -> str:
 
 CSV_FIELDS = (
     "family", "model_id", "task", "platform", "device", "precision", "batch_size", "weights_source",
-    "settings_key", "machine_id", "hostname", "cpu", "gpu_name", "runs", "mismatch_runs", "n", "median_s",
-    "median_ci_low_s", "median_ci_high_s", "mean_s", "mean_ci_low_s", "mean_ci_high_s", "p90_s", "stdev_s",
+    "settings_key", "machine_id", "hostname", "cpu", "gpu_name", "runs", "n", "median_s",
+    "median_ci_low_s", "median_ci_high_s", "median_ci_coverage", "mean_s", "mean_ci_low_s", "mean_ci_high_s", "p90_s", "stdev_s",
     "throughput_per_s", "peak_memory_mb", "first_run", "last_run",
 )
 

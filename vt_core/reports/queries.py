@@ -7,9 +7,9 @@ database with a million results stays fast.
 Rules shared by all queries:
 - Results flagged as mock or simulated (legacy imports) are left out unless
   `include_flagged` is set.
-- Latency statistics use the results that ran to the end (`pass` and
-  `mismatch`); a mismatch is slow or fast all the same, and the report counts
-  mismatching runs next to the figures.
+- Latency and memory statistics use `pass` results only, as `vt_core.stats`
+  does: a run whose output is wrong may have skipped work, so its timing is no
+  measure of the platform.
 - Empty task, settings key or machine id are stored as '' inside the queries so
   that NULLs group and join like any other value; `none_if_empty` turns them back.
 """
@@ -27,7 +27,7 @@ from vt_core.records import PLATFORMS
 
 FLAG_FILTER = "($include_flagged OR (NOT COALESCE(d.is_mock, FALSE) AND NOT COALESCE(d.is_simulated, FALSE)))"
 
-TIMED_STATES = ("pass", "mismatch")
+TIMED_STATE = "pass"
 
 CONFIDENCE = 0.95
 
@@ -70,6 +70,7 @@ WITH ranked AS (
            r.timestamp,
            d.weights_source,
            r.error_type,
+           d.error_message,
            COALESCE(d.is_mock, FALSE) OR COALESCE(d.is_simulated, FALSE) AS flagged,
            ROW_NUMBER() OVER (
                PARTITION BY r.model_id, COALESCE(r.task, ''), r.hardware_platform
@@ -79,7 +80,7 @@ WITH ranked AS (
     JOIN result_details d ON d.result_id = r.id
     WHERE d.state <> 'untested' AND {FLAG_FILTER}
 )
-SELECT model_id, task, platform, state, family, timestamp, weights_source, error_type, flagged
+SELECT model_id, task, platform, state, family, timestamp, weights_source, error_type, error_message, flagged
 FROM ranked
 WHERE position = 1
 ORDER BY model_id, task, platform
@@ -116,7 +117,7 @@ SELECT r.id,
        d.n_samples
 FROM vision_text_results r
 JOIN result_details d ON d.result_id = r.id
-WHERE d.state IN {TIMED_STATES} AND {FLAG_FILTER}
+WHERE d.state = '{TIMED_STATE}' AND {FLAG_FILTER}
 """
 
 PERF_GROUPS_SQL = f"""
@@ -130,7 +131,6 @@ runs AS (
            ANY_VALUE(batch_size) AS batch_size,
            ANY_VALUE(weights_source) FILTER (WHERE weights_source IS NOT NULL) AS weights_source,
            COUNT(*) AS runs,
-           COUNT(*) FILTER (WHERE state = 'mismatch') AS mismatch_runs,
            MAX(memory_mb) AS peak_memory_mb,
            MIN(timestamp) AS first_run,
            MAX(timestamp) AS last_run
@@ -159,12 +159,13 @@ LEFT JOIN sample_stats st USING ({", ".join(GROUP_KEYS)})
 
 PERF_SELECT_SQL = """
 SELECT g.family, g.model_id, g.task, g.platform, g.settings_key, g.machine_id, g.device, g.precision,
-       g.batch_size, g.weights_source, g.runs, g.mismatch_runs, g.n, g.mean_s, g.median_s, g.p90_s,
+       g.batch_size, g.weights_source, g.runs, g.n, g.mean_s, g.median_s, g.p90_s,
        g.stdev_s,
        g.mean_s - k.t_critical * g.stdev_s / SQRT(g.n) AS mean_ci_low_s,
        g.mean_s + k.t_critical * g.stdev_s / SQRT(g.n) AS mean_ci_high_s,
        g.sorted_s[k.median_low_rank] AS median_ci_low_s,
        g.sorted_s[k.median_high_rank] AS median_ci_high_s,
+       k.median_ci_coverage,
        CASE WHEN g.total_s > 0 THEN g.items / g.total_s END AS throughput_per_s,
        g.peak_memory_mb, g.first_run, g.last_run,
        m.hostname, m.cpu, m.gpu_name
@@ -176,46 +177,37 @@ ORDER BY g.family NULLS LAST, g.model_id, g.task, g.platform, g.settings_key, g.
 
 PERF_COLUMNS = (
     "family", "model_id", "task", "platform", "settings_key", "machine_id", "device", "precision",
-    "batch_size", "weights_source", "runs", "mismatch_runs", "n", "mean_s", "median_s", "p90_s",
-    "stdev_s", "mean_ci_low_s", "mean_ci_high_s", "median_ci_low_s", "median_ci_high_s",
+    "batch_size", "weights_source", "runs", "n", "mean_s", "median_s", "p90_s",
+    "stdev_s", "mean_ci_low_s", "mean_ci_high_s", "median_ci_low_s", "median_ci_high_s", "median_ci_coverage",
     "throughput_per_s", "peak_memory_mb", "first_run", "last_run", "hostname", "cpu", "gpu_name",
 )
 
 
 def ci_constants(sample_counts: np.ndarray, confidence: float = CONFIDENCE) -> pa.Table:
-    """Return, for each sample count n, the t critical value and the ranks of the median's interval.
+    """Return, for each sample count n, the t critical value and the 1-based ranks of the median's interval.
 
-    Mean: the two-sided Student t-interval, mean +/- t(1 - alpha/2, n - 1) * s / sqrt(n),
-    the same interval as `vt_core.stats.summarize`.
-
-    Median: the distribution-free interval [x(l), x(n-l+1)] between order statistics
-    (1-based ranks). The number of samples below the true median is Binomial(n, 1/2),
-    so the interval covers it with probability 1 - 2 * P(B <= l - 1); l is the
-    largest rank that keeps this at or above `confidence`. With fewer than 6 samples
-    no rank qualifies at 95% and the interval is NULL.
+    Mean: the Student t-interval of `vt_core.stats.mean_ci`. Median: the
+    order-statistic interval of `vt_core.stats.median_ci`, whose ranks come from
+    `median_ci_ranks`; with fewer than 6 samples at 95% the ranks are NULL.
     """
     from scipy import stats as scipy_stats
 
+    from vt_core.stats.summary import median_ci_ranks
+
     n = np.unique(np.asarray(sample_counts, dtype=np.int64))
     n = n[n > 0]
-    alpha = 1.0 - confidence
-
-    t_critical = np.full(n.shape, np.nan)
     several = n > 1
-    t_critical[several] = scipy_stats.t.ppf(1.0 - alpha / 2.0, n[several] - 1)
-
-    # k = largest count with P(B <= k) <= alpha/2; ppf gives the smallest k with cdf >= alpha/2.
-    k = scipy_stats.binom.ppf(alpha / 2.0, n, 0.5).astype(np.int64)
-    k = np.where(scipy_stats.binom.cdf(k, n, 0.5) > alpha / 2.0, k - 1, k)
-    low_rank = k + 1
-    valid = low_rank >= 1
-    high_rank = n - low_rank + 1
+    t_critical = np.zeros(n.shape)
+    t_critical[several] = scipy_stats.t.ppf(0.5 + confidence / 2.0, n[several] - 1)
+    low, high, coverage = median_ci_ranks(n, confidence) if n.size else (n, n, n.astype(float))
+    valid = low >= 0
 
     return pa.table({
         "n": pa.array(n, type=pa.int64()),
-        "t_critical": pa.array(np.where(several, t_critical, np.nan), type=pa.float64(), from_pandas=True),
-        "median_low_rank": pa.array(np.where(valid, low_rank, 0), mask=~valid, type=pa.int64()),
-        "median_high_rank": pa.array(np.where(valid, high_rank, 0), mask=~valid, type=pa.int64()),
+        "t_critical": pa.array(t_critical, mask=~several, type=pa.float64()),
+        "median_low_rank": pa.array(low + 1, mask=~valid, type=pa.int64()),
+        "median_high_rank": pa.array(high + 1, mask=~valid, type=pa.int64()),
+        "median_ci_coverage": pa.array(np.nan_to_num(coverage), mask=~valid, type=pa.float64()),
     })
 
 
@@ -271,7 +263,6 @@ SELECT ANY_VALUE(family) FILTER (WHERE family IS NOT NULL) AS family, model_id, 
        MIN(timestamp) + (MAX(timestamp) - MIN(timestamp)) / 2 AS point_time,
        MEDIAN(median_s) AS median_s,
        COUNT(*) AS runs,
-       COUNT(*) FILTER (WHERE state = 'mismatch') AS mismatch_runs,
        SUM(COALESCE(n_samples, 0)) AS samples
 FROM bucketed
 GROUP BY model_id, task, platform, settings_key, bucket
@@ -280,7 +271,7 @@ ORDER BY model_id, task, platform, settings_key, point_time
 
 TIME_SERIES_COLUMNS = (
     "family", "model_id", "task", "platform", "settings_key", "weights_source", "device", "bucket", "point_time",
-    "median_s", "runs", "mismatch_runs", "samples",
+    "median_s", "runs", "samples",
 )
 
 
