@@ -1,0 +1,159 @@
+"""The app's access to vt_core: database, catalog, platform detection, reports.
+
+Every call here may block (DuckDB queries, a detection subprocess, file
+writes), so screens call them from thread workers only. Tests replace single
+entries of `Services` with fixed data (a detection result that does not depend
+on the machine, a fixed clock) to make snapshots stable.
+
+Parts of vt_core that are not installed raise `FeatureMissing` with a message
+that names the missing module, so the screen says what is missing instead of
+showing empty data as if it were a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vt_core.store import Store
+
+log = logging.getLogger(__name__)
+
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class FeatureMissing(RuntimeError):
+    """A part of vt_core the app needs is not installed."""
+
+
+def _lock_for(path: Path) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path.resolve()), threading.RLock())
+
+
+class AppStore(Store):
+    """A Store whose connections to one file never overlap within this process.
+
+    DuckDB refuses a read-only connection to a file that the same process has
+    open for writing, and the reverse ("different configuration"). The app
+    reads in thread workers while the launcher writes results in its own
+    thread, so every connection to the file takes one lock per path.
+    """
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[Any]:
+        with _lock_for(self.path):
+            with super().connect(read_only=read_only) as con:
+                yield con
+
+
+@dataclass
+class ModelInfo:
+    """One model the browser lists: from the catalog, a local folder or the Hugging Face cache."""
+
+    model_id: str
+    family: str | None = None
+    task: str | None = None
+    sources: tuple[str, ...] = ()
+    """Where weights are available: cache, local, synthetic (a synthetic build exists on disk)."""
+    parameter_count: int | None = None
+    parameter_count_note: str | None = None
+    """How the count was obtained: the catalog's figure, a weights header, or a run that loaded the model."""
+    path: str | None = None
+    in_catalog: bool = False
+
+
+def import_optional(module: str, what: str) -> Any:
+    """Import a vt_core module or raise FeatureMissing naming it and the feature."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise FeatureMissing(f"{what} is not available yet: {module} is not installed ({error})") from error
+
+
+def catalog_models(model_dirs: Sequence[Path]) -> list[ModelInfo]:
+    """Return the catalog's models plus those found in `model_dirs` and the Hugging Face cache."""
+    catalog = import_optional("vt_core.catalog", "the model catalog")
+    entries = catalog.list_models(extra_dirs=tuple(model_dirs))
+    models: list[ModelInfo] = []
+    for entry in entries:
+        sources = tuple(str(source) for source in getattr(entry, "sources", ()) or ())
+        count = getattr(entry, "parameter_count", None)
+        note = getattr(entry, "parameter_count_note", None) or ("catalog figure" if count is not None else None)
+        path = next(
+            (getattr(entry, name, None) for name in ("local_path", "cache_path", "synthetic_path", "path")
+             if getattr(entry, name, None)),
+            None,
+        )
+        models.append(
+            ModelInfo(
+                model_id=str(entry.model_id),
+                family=getattr(entry, "family", None),
+                task=getattr(entry, "task", None),
+                sources=sources,
+                parameter_count=count,
+                parameter_count_note=note,
+                path=_str_or_none(path),
+                in_catalog=bool(getattr(entry, "in_catalog", False)),
+            )
+        )
+    return models
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def detect_platforms() -> list[dict[str, Any]]:
+    """Return the platform dicts of `vt_core.platforms.detect_in_subprocess`."""
+    platforms = import_optional("vt_core.platforms", "platform detection")
+    return list(platforms.detect_in_subprocess())
+
+
+def export_reports(store: Store, output_dir: Path) -> list[Path]:
+    """Write the full report set into `output_dir` and return the written files."""
+    reports = import_optional("vt_core.reports", "report export")
+    return [Path(p) for p in reports.export_all(store, output_dir)]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Services:
+    """The blocking operations the app performs, replaceable one by one in tests."""
+
+    store: Store
+    model_dirs: list[Path] = field(default_factory=list)
+    list_models: Callable[[Sequence[Path]], list[ModelInfo]] = catalog_models
+    detect_platforms: Callable[[], list[dict[str, Any]]] = detect_platforms
+    export_reports: Callable[[Store, Path], list[Path]] = export_reports
+    reports_dir: Callable[[], Path] | None = None
+    now: Callable[[], dt.datetime] = utc_now
+    """Wall clock in UTC (naive, like stored timestamps), for ages such as `3h ago`."""
+
+    _models_cache: list[ModelInfo] | None = None
+    _models_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """Return the known models, scanning folders and the cache once per app unless `refresh`."""
+        with self._models_lock:
+            if self._models_cache is None or refresh:
+                self._models_cache = self.list_models(self.model_dirs)
+            return list(self._models_cache)
+
+    def output_dir(self) -> Path:
+        if self.reports_dir is not None:
+            return self.reports_dir()
+        from vt_core import paths
+
+        return paths.reports_dir()
