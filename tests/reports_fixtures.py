@@ -57,7 +57,7 @@ def build_known_db(folder: Path) -> KnownDb:
               earlier pass, the only openvino run that is timed), webgpu unavailable
       BLIP:   cpu pass (synthetic weights), openvino fail
       SigLIP: cpu pass (one sample)
-      EVIL:   cpu fail with an error text full of markup
+      EVIL:   cpu fail with an error text full of markup, webnn pass
       MOCK:   cpu pass from a mock legacy run, shown only with include_flagged
     """
     rng = np.random.default_rng(42)
@@ -69,12 +69,14 @@ def build_known_db(folder: Path) -> KnownDb:
     clip_ov = list(rng.normal(0.012, 0.001, 8))
     clip_rocm = list(rng.normal(0.004, 0.0005, 5))
     blip_cpu = list(rng.normal(0.300, 0.020, 15))
+    evil_webnn = list(rng.normal(0.030, 0.003, 6))
     known.samples = {
         (CLIP, "cpu"): clip_cpu_1 + clip_cpu_2,
         (CLIP, "openvino"): clip_ov,
         (CLIP, "rocm"): clip_rocm,
         (BLIP, "cpu"): blip_cpu,
         (SIGLIP, "cpu"): [0.05],
+        (EVIL, "webnn"): evil_webnn,
     }
 
     results = [
@@ -96,6 +98,7 @@ def build_known_db(folder: Path) -> KnownDb:
                 error_type="conversion_error", error_message="unsupported op aten::foo"),
         _result(11, SIGLIP, "siglip", ZERO_SHOT, "cpu", "pass", 3, samples=[0.05]),
         _result(12, EVIL, "clip", ZERO_SHOT, "cpu", "fail", 3, error_type="load_error", error_message=EVIL_ERROR),
+        _result(15, EVIL, "clip", ZERO_SHOT, "webnn", "pass", 3, samples=evil_webnn),
         _result(13, MOCK, "clip", ZERO_SHOT, "cpu", "pass", 1, samples=[0.001, 0.001], extra={"is_mock": True}),
     ]
     assert store.ingest(results) == len(results)

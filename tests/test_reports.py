@@ -327,7 +327,7 @@ def test_cli_performance_report_json(known, tmp_path, capsys):
     assert status == 0
     assert data["kind"] == "performance_report"
     assert data["averaging"].startswith("Per-platform figures: the geometric mean")
-    assert len(data["groups"]) == 5
+    assert len(data["groups"]) == 6
 
 
 @pytest.mark.parametrize("command", [reports.cli_generate_matrix, reports.cli_performance_report])
