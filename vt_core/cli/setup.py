@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if executable is None or args.no_probe:
         return status
 
-    from vt_core.runners.browser.detect import detect
+    from vt_core.runners.browser.probe import detect
 
     for platform in detect():
         if platform["available"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vt_core.runners.browser.detect import detect
+from vt_core.runners.browser.probe import detect
 
 __all__ = ["BrowserRunner", "detect"]
 

@@ -50,8 +50,8 @@ class PageError(Exception):
 
 @dataclass
 class PageOutput:
-    name: str
-    array: np.ndarray
+    arrays: dict[str, np.ndarray]
+    """Output name -> array, named like the task's reference outputs."""
     elapsed_s: float | None = None
 
 
@@ -116,8 +116,8 @@ class PageSession:
 
     # -- folder -----------------------------------------------------------------
 
-    def lay_out(self, provider: str, graphs: dict[str, Path], inputs: dict[str, np.ndarray]) -> dict[str, str]:
-        """Fill the folder with the page, the runtime, the graphs and the inputs; return graph role -> file name."""
+    def lay_out(self, provider: str, graphs: dict[str, Path]) -> dict[str, str]:
+        """Fill the folder with the page, the runtime and the graphs; return graph role -> file name."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for asset in ASSETS_DIR.iterdir():
             if asset.is_file():
@@ -131,7 +131,6 @@ class PageSession:
             name = f"{role}.onnx"
             _place(path, self.folder / name)
             names[role] = name
-        write_inputs(self.folder, inputs)
         return names
 
     # -- browser ----------------------------------------------------------------
@@ -158,7 +157,7 @@ class PageSession:
 
     def setup(self, *, provider: str, task: str, graphs: dict[str, str], device_type: str | None = None,
               generation: dict[str, Any] | None = None) -> SetupInfo:
-        """Import ONNX Runtime Web in the page, create the sessions and load the inputs."""
+        """Import ONNX Runtime Web in the page and create one inference session per graph."""
         if self.server is None:
             raise RuntimeError("the page is not open; call open() first")
         answer = self._call("setup", {
@@ -168,7 +167,6 @@ class PageSession:
             "deviceType": device_type,
             "task": task,
             "models": {role: self.server.url(name) for role, name in graphs.items()},
-            "inputs": self.server.url(INPUTS_MANIFEST),
             "generation": generation,
         })
         self.setup_info = SetupInfo(
@@ -181,14 +179,22 @@ class PageSession:
         )
         return self.setup_info
 
+    def set_inputs(self, inputs: dict[str, np.ndarray]) -> None:
+        """Write the input tensors into the folder and load them in the page."""
+        if self.server is None:
+            raise RuntimeError("the page is not open; call open() first")
+        write_inputs(self.folder, inputs)
+        self._call("setInputs", {"manifest": self.server.url(INPUTS_MANIFEST)})
+
     def run_once(self) -> PageOutput:
-        """Run one inference and return its output with the page-measured time."""
+        """Run one inference and return its outputs with the page-measured time."""
         answer = self._call("runOnce")
-        return PageOutput(answer["output"]["name"], _to_array(answer["output"]), answer["elapsed_ms"] / 1000.0)
+        return PageOutput(_to_arrays(answer["outputs"]), answer["elapsed_ms"] / 1000.0)
 
     def last_output(self) -> PageOutput:
+        """Return the outputs of the latest inference, timed or not."""
         answer = self._call("lastOutput")
-        return PageOutput(answer["output"]["name"], _to_array(answer["output"]))
+        return PageOutput(_to_arrays(answer["outputs"]))
 
     def measure(self, iterations: int, min_seconds: float,
                 progress: Callable[[list[float], float], None] | None = None) -> MeasureResult:
@@ -260,5 +266,8 @@ class PageSession:
         self.close()
 
 
-def _to_array(output: dict[str, Any]) -> np.ndarray:
-    return np.asarray(output["data"]).reshape(output["dims"])
+def _to_arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {
+        name: np.asarray(tensor["data"], dtype=np.dtype(tensor.get("dtype") or "float32")).reshape(tensor["dims"])
+        for name, tensor in outputs.items()
+    }

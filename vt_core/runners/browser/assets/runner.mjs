@@ -141,8 +141,8 @@ function executionProviders(provider, deviceType) {
   throw new TypeError(`execution provider ${provider} is invalid; use webgpu, webnn or wasm`);
 }
 
-// config: {ortModule, wasmPaths, provider, deviceType, task, models: {name: url},
-//          inputs: manifest url, generation: {maxNewTokens, bosTokenIds, eosTokenId, padTokenId}}
+// config: {ortModule, wasmPaths, provider, deviceType, task, models: {role: url},
+//          generation: {promptIds, maxNewTokens, minNewTokens, eosTokenId, padTokenId}}
 async function setup(config) {
   let stage = "import";
   try {
@@ -163,15 +163,12 @@ async function setup(config) {
     };
     const sessionMs = {};
     const io = {};
-    for (const [name, url] of Object.entries(config.models)) {
+    for (const [role, url] of Object.entries(config.models)) {
       const t0 = performance.now();
-      state.sessions[name] = await state.ort.InferenceSession.create(url, options);
-      sessionMs[name] = performance.now() - t0;
-      io[name] = { inputs: state.sessions[name].inputNames, outputs: state.sessions[name].outputNames };
+      state.sessions[role] = await state.ort.InferenceSession.create(url, options);
+      sessionMs[role] = performance.now() - t0;
+      io[role] = { inputs: state.sessions[role].inputNames, outputs: state.sessions[role].outputNames };
     }
-
-    stage = "inputs";
-    state.feeds = await loadInputs(config.inputs);
     return {
       ok: true,
       ort_version: state.ortVersion,
@@ -183,6 +180,15 @@ async function setup(config) {
     };
   } catch (error) {
     return describeError(error, stage);
+  }
+}
+
+async function setInputs({ manifest }) {
+  try {
+    state.feeds = await loadInputs(manifest);
+    return { ok: true, inputs: Object.keys(state.feeds) };
+  } catch (error) {
+    return describeError(error, "inputs");
   }
 }
 
@@ -198,8 +204,11 @@ function pick(feeds, names) {
 async function inferLogits() {
   const session = state.sessions.model;
   const outputs = await session.run(pick(state.feeds, session.inputNames));
-  const tensor = outputs[session.outputNames[0]];
-  return { name: session.outputNames[0], dims: Array.from(tensor.dims), data: tensor.data };
+  const result = {};
+  for (const name of session.outputNames) {
+    result[name] = { dtype: outputs[name].type, dims: Array.from(outputs[name].dims), data: outputs[name].data };
+  }
+  return result;
 }
 
 function argmaxRows(logits, rows, vocab) {
@@ -221,8 +230,10 @@ function argmaxRows(logits, rows, vocab) {
 }
 
 // Greedy decoding without a key/value cache: every step reruns the decoder on
-// the whole sequence so far. The exported decoder returns only the logits of
-// the last position. Finished rows are padded, as transformers' generate does.
+// the whole sequence so far, and the exported decoder returns only the logits
+// of the last position. The rules follow transformers' generate: the end token
+// is masked out until minNewTokens tokens exist, finished rows are padded, and
+// the loop stops after maxNewTokens or when every row has ended.
 async function inferCaption() {
   const ort = state.ort;
   const gen = state.generation;
@@ -233,8 +244,10 @@ async function inferCaption() {
   const batch = encoderStates.dims[0];
 
   const sequences = [];
-  for (let b = 0; b < batch; b++) sequences.push(gen.bosTokenIds.slice());
+  for (let b = 0; b < batch; b++) sequences.push(gen.promptIds.slice());
   const finished = new Array(batch).fill(false);
+  let firstStepLogits = null;
+  let vocab = 0;
   for (let step = 0; step < gen.maxNewTokens; step++) {
     const length = sequences[0].length;
     const ids = new BigInt64Array(batch * length);
@@ -247,8 +260,12 @@ async function inferCaption() {
     };
     const out = await decoder.run(pick(feeds, decoder.inputNames));
     const logits = out[decoder.outputNames[0]];
-    const vocab = logits.dims[logits.dims.length - 1];
-    const next = argmaxRows(logits.data, batch, vocab);
+    vocab = logits.dims[logits.dims.length - 1];
+    // Copy: the first step's raw logits are compared with the reference's.
+    if (step === 0) firstStepLogits = Float32Array.from(logits.data);
+    const scores = gen.eosTokenId !== null && step < gen.minNewTokens ? Float32Array.from(logits.data) : logits.data;
+    if (scores !== logits.data) for (let b = 0; b < batch; b++) scores[b * vocab + gen.eosTokenId] = -Infinity;
+    const next = argmaxRows(scores, batch, vocab);
     for (let b = 0; b < batch; b++) {
       const token = finished[b] ? gen.padTokenId : next[b];
       sequences[b].push(token);
@@ -256,7 +273,12 @@ async function inferCaption() {
     }
     if (finished.every(Boolean)) break;
   }
-  return { name: "sequences", dims: [batch, sequences[0].length], data: sequences.flat() };
+  const promptLength = gen.promptIds.length;
+  const generated = sequences.map((row) => row.slice(promptLength));
+  return {
+    token_ids: { dtype: "int64", dims: [batch, generated[0].length], data: generated.flat() },
+    first_step_logits: { dtype: "float32", dims: [batch, vocab], data: firstStepLogits },
+  };
 }
 
 async function inferOnce() {
@@ -265,8 +287,12 @@ async function inferOnce() {
   throw new TypeError(`page task ${state.task} is invalid; use clip or blip`);
 }
 
-function serialize(output) {
-  return { name: output.name, dims: output.dims, data: Array.from(output.data, Number) };
+function serialize(outputs) {
+  const plain = {};
+  for (const [name, tensor] of Object.entries(outputs)) {
+    plain[name] = { dtype: tensor.dtype, dims: tensor.dims, data: Array.from(tensor.data, Number) };
+  }
+  return plain;
 }
 
 // Run once, untimed by the caller's loop, and keep the output for the comparison.
@@ -276,7 +302,7 @@ async function runOnce() {
     const output = await inferOnce();
     const elapsedMs = performance.now() - t0;
     state.lastOutput = output;
-    return { ok: true, elapsed_ms: elapsedMs, output: serialize(output) };
+    return { ok: true, elapsed_ms: elapsedMs, outputs: serialize(output) };
   } catch (error) {
     return describeError(error, "run");
   }
@@ -303,7 +329,7 @@ async function timeIterations({ count, maxMs }) {
 }
 
 function lastOutput() {
-  return state.lastOutput ? { ok: true, output: serialize(state.lastOutput) } : { ok: false, error: { stage: "output", name: "Error", message: "no inference has run yet" } };
+  return state.lastOutput ? { ok: true, outputs: serialize(state.lastOutput) } : { ok: false, error: { stage: "output", name: "Error", message: "no inference has run yet" } };
 }
 
 // performance.measureUserAgentSpecificMemory exists only in cross-origin
@@ -335,5 +361,5 @@ async function release() {
   return { ok: true };
 }
 
-window.vtRunner = { probe, setup, runOnce, timeIterations, lastOutput, measureMemory, release };
+window.vtRunner = { probe, setup, setInputs, runOnce, timeIterations, lastOutput, measureMemory, release };
 document.getElementById("status").textContent = "ready";
