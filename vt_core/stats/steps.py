@@ -270,9 +270,14 @@ def detect_steps(run_samples: Sequence[ArrayLike], threshold: float = DEFAULT_TH
     if len(runs) < 2:
         return []
 
-    medians = np.array([np.median(r) for r in runs])
     counts = np.array([r.size for r in runs])
-    log_mad = np.array([log_mad_of(r) for r in runs])
+    if np.all(counts == counts[0]):
+        table = np.stack(runs)
+        medians = np.median(table, axis=1)
+        log_mad = log_mad_of(table)
+    else:
+        medians = np.array([np.median(r) for r in runs])
+        log_mad = np.array([log_mad_of(r) for r in runs])
     candidates = change_point_candidates(medians, counts, alpha, log_mad)
     return confirm_steps(candidates, len(runs), sample_comparer(runs, threshold, alpha))
 
@@ -298,10 +303,15 @@ def detect_value_steps(values: ArrayLike, threshold: float = DEFAULT_MEMORY_THRE
     return confirm_steps(candidates, array.size, value_comparer(array, threshold, alpha, min_change, metric))
 
 
-def log_mad_of(samples: np.ndarray) -> float:
-    """Return the median absolute deviation of the natural log of positive samples (unscaled)."""
+def log_mad_of(samples: np.ndarray) -> np.ndarray | float:
+    """Return the median absolute deviation of the natural log of positive samples (unscaled).
+
+    A 2-D array gives one value per row.
+    """
     logs = np.log(samples)
-    return float(np.median(np.abs(logs - np.median(logs))))
+    centre = np.median(logs, axis=-1, keepdims=True)
+    mad = np.median(np.abs(logs - centre), axis=-1)
+    return float(mad) if mad.ndim == 0 else mad
 
 
 def _pool(runs: Sequence[np.ndarray], segment: Segment) -> np.ndarray:
