@@ -1,0 +1,255 @@
+"""WebGPU and WebNN in real headless Chromium with ONNX Runtime Web.
+
+These tests drive the system Chromium (VT_CHROMIUM or /usr/bin/chromium) and
+the onnxruntime-web package that `vt-tui setup browser` installs. They skip only
+when one of the two is missing; CI installs both
+(`apt-get install -y chromium nodejs npm` then `vt-tui setup browser`).
+
+On a machine without a GPU, Chromium's WebGPU adapter is SwiftShader, which
+runs on the CPU; the tests check that it is labelled as CPU emulation. WebNN
+has no backend in Debian's Chromium on Linux; the tests accept either outcome
+and check that an unavailable WebNN carries the browser's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vt_core.runners.browser import ortweb, probe
+from vt_core.runners.browser.chromium import ChromiumNotFound, chromium_executable
+from vt_core.runners.browser.session import PageError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import build_tiny_blip, build_tiny_clip  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+
+def _missing_browser_parts() -> str | None:
+    try:
+        chromium_executable()
+    except ChromiumNotFound as error:
+        return f"Chromium is missing: {error}"
+    if ortweb.find_install() is None:
+        return f"onnxruntime-web is missing: run `{ortweb.SETUP_COMMAND}` (CI runs it before pytest)"
+    return None
+
+
+MISSING = _missing_browser_parts()
+needs_browser = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+
+
+class RecordingReporter:
+    """Collect what a runner reports, as the worker would send it to the parent."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.progress_events: list[tuple] = []
+
+    def phase(self, name: str) -> None:
+        self.phases.append(name)
+
+    def progress(self, phase, done, total, elapsed_s, median_s=None) -> None:
+        self.progress_events.append((phase, done, total, elapsed_s, median_s))
+
+    def log(self, message: str, level: str = "info") -> None:
+        pass
+
+
+# --- pure functions -----------------------------------------------------------------
+
+
+def test_adapter_device_labels_swiftshader():
+    device = probe.adapter_device(
+        {"vendor": "google", "architecture": "swiftshader", "device": "", "description": "", "is_fallback_adapter": True}
+    )
+    assert device["id"] == "swiftshader-cpu-emulation"
+    assert device["name"] == "webgpu (SwiftShader CPU emulation)"
+    assert device["kind"] == "cpu-emulation"
+
+
+def test_adapter_device_real_gpu():
+    device = probe.adapter_device(
+        {"vendor": "nvidia", "architecture": "blackwell", "device": "0x2b85", "description": "NVIDIA GeForce RTX 5090",
+         "is_fallback_adapter": False}
+    )
+    assert device["id"] == "nvidia-blackwell"
+    assert device["name"] == "NVIDIA GeForce RTX 5090"
+    assert device["kind"] == "gpu"
+
+
+def test_adapter_device_other_fallback_is_emulation():
+    device = probe.adapter_device({"vendor": "mesa", "architecture": "llvmpipe", "is_fallback_adapter": True})
+    assert device["kind"] == "cpu-emulation"
+
+
+def test_platforms_without_runtime_name_setup_command():
+    answer = {
+        "ok": True,
+        "browser_version": "156.0",
+        "webgpu": {"available": True, "adapter": {"vendor": "google", "architecture": "swiftshader", "is_fallback_adapter": True}},
+        "webnn": {"available": False, "reason": "WebNN is not supported on this platform.", "devices": {}},
+    }
+    webgpu, webnn = probe.platforms_from_probe(answer, None)
+    assert webgpu["available"] is False
+    assert ortweb.SETUP_COMMAND in webgpu["reason"]
+    assert webgpu["devices"][0]["id"] == "swiftshader-cpu-emulation"
+    assert webnn["reason"] == "WebNN is not supported on this platform."
+
+
+def test_platforms_failed_probe_both_unavailable():
+    answer = {"ok": False, "error": {"name": "missing_dependency", "message": "Chromium not found"}}
+    entries = probe.platforms_from_probe(answer, None)
+    assert [entry["name"] for entry in entries] == ["webgpu", "webnn"]
+    assert all(entry["available"] is False for entry in entries)
+    assert all(entry["reason"] == "Chromium not found" for entry in entries)
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "stage", "expected"),
+    [
+        ("Error", "Could not find an implementation for GridSample(20) node with name ''", "create_session", "unsupported_op"),
+        ("RangeError", "Array buffer allocation failed", "run", "out_of_memory"),
+        ("Error", "failed to allocate a buffer: out of memory", "run", "out_of_memory"),
+        ("Error", "Can't create a session. failed to load model: protobuf parsing failed", "create_session", "load_error"),
+        ("Error", "GPUDevice was lost", "run", "runtime_error"),
+    ],
+)
+def test_classify_page_error(name, message, stage, expected):
+    from vt_core.runners.browser.runner import classify_page_error
+
+    assert classify_page_error(PageError(stage, name, message)) == expected
+
+
+def test_setup_without_npm_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv(ortweb.PREFIX_ENV, str(tmp_path / "prefix"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ortweb.SetupFailed) as caught:
+        ortweb.install("1.31.1")
+    assert "npm" in str(caught.value)
+    assert "apt-get install -y nodejs npm" in str(caught.value)
+
+
+def test_require_install_names_setup_command(tmp_path, monkeypatch):
+    monkeypatch.setenv(ortweb.PREFIX_ENV, str(tmp_path / "empty"))
+    with pytest.raises(ortweb.OrtWebNotInstalled) as caught:
+        ortweb.require_install()
+    assert ortweb.SETUP_COMMAND in str(caught.value)
+
+
+def test_chromium_env_pointing_nowhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("VT_CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(ChromiumNotFound) as caught:
+        chromium_executable()
+    assert "VT_CHROMIUM" in str(caught.value)
+    answer = probe.probe_browser.__wrapped__()
+    assert answer["ok"] is False
+    assert "VT_CHROMIUM" in answer["error"]["message"]
+
+
+# --- real Chromium ------------------------------------------------------------------
+
+
+@needs_browser
+def test_detect_webgpu_and_webnn():
+    webgpu, webnn = probe.detect()
+    assert webgpu["name"] == "webgpu"
+    assert webgpu["versions"]["chromium"]
+    assert webgpu["versions"]["onnxruntime-web"] == ortweb.find_install().version
+    if webgpu["available"]:
+        device = webgpu["devices"][0]
+        if device["fallback_adapter"] or device["architecture"] == "swiftshader":
+            assert device["kind"] == "cpu-emulation"
+            assert "CPU emulation" in device["name"]
+    else:
+        assert webgpu["reason"]
+    assert webnn["name"] == "webnn"
+    if not webnn["available"]:
+        # The reason quotes the browser's own error from navigator.ml.createContext().
+        assert "createContext" in webnn["reason"] or "navigator.ml" in webnn["reason"]
+
+
+@needs_browser
+def test_detect_without_runtime(tmp_path, monkeypatch):
+    monkeypatch.setenv(ortweb.PREFIX_ENV, str(tmp_path / "empty"))
+    webgpu, webnn = probe.detect()
+    assert webgpu["available"] is False
+    assert webnn["available"] is False
+    assert ortweb.SETUP_COMMAND in webgpu["reason"]
+    assert webgpu["versions"]["onnxruntime-web"] is None
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory) -> Path:
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny") / "clip")
+
+
+@pytest.fixture(scope="module")
+def tiny_blip(tmp_path_factory) -> Path:
+    return build_tiny_blip(tmp_path_factory.mktemp("tiny") / "blip")
+
+
+def _webgpu_available() -> bool:
+    return MISSING is None and probe.detect()[0]["available"]
+
+
+def _run_runner(model_dir: Path, platform: str, settings):
+    """Prepare and measure with the runner directly; return (runner extras, samples, first, outputs, reference)."""
+    from vt_core import catalog
+    from vt_core.records import JobSpec
+    from vt_core.runners import get_runner
+    from vt_core.tasks import get_task
+    from vt_core.tasks.base import numpy_outputs, torch_inputs
+
+    model = catalog.resolve(str(model_dir))
+    task = get_task(model.task)
+    spec = JobSpec(model_ref=str(model_dir), platform=platform, settings=settings)
+    reporter = RecordingReporter()
+    runner = get_runner(platform)
+    assert runner.unavailable_reason(spec) is None
+    try:
+        runner.prepare(model, task, spec, reporter)
+        inputs = task.make_inputs(task.load_processor(model.path), settings)
+        samples, first, outputs = runner.measure(inputs, settings, reporter)
+        extra, device = dict(runner.extra), runner.device
+    finally:
+        runner.close()
+    torch_model = task.load_torch_model(model.path, "cpu")
+    reference = numpy_outputs(task.run_torch(torch_model, torch_inputs(inputs), settings))
+    comparison = task.compare(reference, outputs, "f32")
+    return extra, device, samples, first, comparison, reporter
+
+
+@needs_browser
+def test_runner_clip_webgpu_samples_and_comparison(tiny_clip):
+    from vt_core.records import Settings
+
+    if not _webgpu_available():
+        pytest.skip(f"Chromium offers no WebGPU adapter here: {probe.detect()[0]['reason']}")
+    settings = Settings(iterations=3, min_seconds=0.0, warmup=1)
+    extra, device, samples, first, comparison, reporter = _run_runner(tiny_clip, "webgpu", settings)
+
+    assert len(samples) >= 3
+    assert all(sample > 0 for sample in samples)
+    assert first > 0
+    assert comparison["ok"], comparison
+    assert comparison["max_abs_diff"] <= comparison["tolerance"]
+    assert reporter.phases == ["load", "convert", "compile", "warmup", "measure"]
+    assert extra["execution_provider"] == "webgpu"
+    assert extra["ort_web_version"] == ortweb.find_install().version
+    assert extra["adapter"]["id"] == device
+    if extra["adapter"]["kind"] == "cpu-emulation":
+        assert device in ("swiftshader-cpu-emulation", "fallback-cpu-emulation")
+    assert extra["cross_origin_isolated"] is True
+    assert extra["browser_memory"]["bytes"] is None or extra["browser_memory"]["bytes"] > 0
+    # The job folder is deleted with the session.
+    from vt_core.runners.browser.runner import job_folder_root
+
+    assert not any(job_folder_root().iterdir())
