@@ -386,6 +386,9 @@ class Job:
         if peak is not None and baseline is not None:
             self.known["peak_rss_mb"] = max(peak - baseline, 0.0)
         memory = self.runner.memory_stats()
+        if "peak_rss_mb" in memory:
+            # The runner's model ran outside this process (the browser runner): its figure, or None, replaces ours.
+            self.known["peak_rss_mb"] = memory["peak_rss_mb"]
 
         reporter.phase("compare")
         comparison = task.compare(reference, outputs, self.runner.precision)

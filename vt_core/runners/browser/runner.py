@@ -32,9 +32,11 @@ from vt_core.runners.browser import probe as browser_probe
 from vt_core.runners.browser import export, ortweb
 from vt_core.runners.browser.chromium import ChromiumNotFound, chromium_executable
 from vt_core.runners.browser.session import PageError, PageSession
-from vt_core.tasks.base import Task
+from vt_core.tasks.base import ModelLoadError, Task
 
 log = logging.getLogger(__name__)
+
+MIB = float(1 << 20)
 
 PAGE_TASKS = {"clip": "clip", "blip": "blip"}
 """Model family -> the inference routine of runner.mjs."""
@@ -46,11 +48,28 @@ def job_folder_root() -> Path:
 
 
 class BrowserRunError(RuntimeError):
-    """Inference in the page failed; `error_type` is one of records.ERROR_TYPES."""
+    """The page failed to create a session or to run; `error_type` is one of records.ERROR_TYPES."""
 
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
+    error_type = "runtime_error"
+
+
+# The worker classifies failures by exception type, so each error type the page
+# can produce gets a class that derives from the type the worker maps to it.
+class BrowserOutOfMemory(BrowserRunError, MemoryError):
+    error_type = "out_of_memory"
+
+
+class BrowserUnsupportedOp(BrowserRunError, NotImplementedError):
+    error_type = "unsupported_op"
+
+
+class BrowserModelLoadError(BrowserRunError, ModelLoadError):
+    error_type = "load_error"
+
+
+_ERROR_CLASSES: dict[str, type[BrowserRunError]] = {
+    cls.error_type: cls for cls in (BrowserRunError, BrowserOutOfMemory, BrowserUnsupportedOp, BrowserModelLoadError)
+}
 
 
 _UNSUPPORTED = re.compile(
@@ -79,10 +98,10 @@ def classify_page_error(error: PageError) -> str:
 
 
 def _page_failure(error: PageError, what: str) -> BrowserRunError:
-    error_type = classify_page_error(error)
+    cls = _ERROR_CLASSES[classify_page_error(error)]
     console = [line for line in error.console if "error" in line.lower()][-5:]
     detail = ("\nbrowser console:\n" + "\n".join(console)) if console else ""
-    return BrowserRunError(error_type, f"{what} failed in the page ({error.stage}): {error.name}: {error.message}{detail}")
+    return cls(f"{what} failed in the page ({error.stage}): {error.name}: {error.message}{detail}")
 
 
 class BrowserRunner(Runner):
@@ -103,6 +122,7 @@ class BrowserRunner(Runner):
         self.generation: dict[str, Any] | None = None
         self.webnn_device_type: str | None = None
         self.platform_entry: dict[str, Any] | None = None
+        self.page_memory_mb: float | None = None
 
     # --- availability -------------------------------------------------------------
 
@@ -129,8 +149,9 @@ class BrowserRunner(Runner):
 
     def load(self, model: ResolvedModel, task: Task, spec: JobSpec, reporter: Reporter) -> None:
         if model.family not in PAGE_TASKS:
-            raise BrowserRunError(
-                "invalid_settings",
+            from vt_core.worker import InvalidJobError
+
+            raise InvalidJobError(
                 f"model family {model.family!r} is not supported in the browser; supported: {', '.join(PAGE_TASKS)}",
             )
         self.task = task
@@ -284,11 +305,22 @@ class BrowserRunner(Runner):
             raise _page_failure(error, "inference") from error
 
         self.extra["page_timed_loop_s"] = result.elapsed_s
-        self.extra["browser_memory"] = session.memory()
+        memory = session.memory()
+        self.extra["browser_memory"] = memory
+        if memory.get("bytes") is not None:
+            self.page_memory_mb = memory["bytes"] / MIB
+            self.extra["peak_rss_method"] = (
+                "browser: performance.measureUserAgentSpecificMemory after the timed loop (the page's JavaScript "
+                "heap plus WebAssembly memory, which never shrinks; WebGPU buffers in the GPU process are excluded)"
+            )
+        else:
+            self.extra["peak_rss_method"] = f"none: the browser exposed no memory figure ({memory.get('reason')})"
         return result.samples_s, first_inference_s, outputs
 
-    def memory_stats(self) -> dict[str, float]:
-        return {}
+    def memory_stats(self) -> dict[str, float | None]:
+        # Inference ran in Chromium, so the worker's own RSS (PyTorch loaded for
+        # the export) says nothing about it: report the page's figure or None.
+        return {"peak_rss_mb": self.page_memory_mb}
 
     def close(self) -> None:
         self.torch_model = None
