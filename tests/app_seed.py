@@ -107,3 +107,30 @@ def seed_database(path: Path) -> Store:
     store = Store(path)
     store.ingest(seeded_results())
     return store
+
+
+def seeded_app(db_path: Path, *, reports_dir: Path | None = None, theme: str | None = "textual-dark",
+               **options: Any):
+    """Return the app over `db_path` with fixed platforms, a fixed clock and a fixed theme.
+
+    The theme is fixed because the automatic choice follows TERM and COLORTERM.
+
+    The model list is the real catalog; callers point HF_HUB_CACHE and VT_HOME
+    at empty folders so that no cache or synthetic build of this machine shows.
+    """
+    from vt_tui.app import VtApp
+    from vt_tui.config import AppConfig
+    from vt_tui.services import AppStore, Services
+
+    services = Services(
+        store=AppStore(db_path, **options), detect_platforms=lambda: PLATFORMS_FIXED, now=lambda: NOW,
+        reports_dir=(lambda: reports_dir) if reports_dir else None,
+    )
+    return VtApp(AppConfig(db_path=db_path, theme=theme), services=services)
+
+
+async def settle(pilot) -> None:
+    """Wait until the app's workers are done and the screen has caught up."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

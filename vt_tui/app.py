@@ -95,7 +95,8 @@ class VtApp(App[int]):
         self.config = config
         self.services = services or Services(store=AppStore(config.db_path), model_dirs=list(config.model_dirs))
         self.ascii = glyphs.ASCII
-        self.db_label = _short_path(Path(self.services.store.path))
+        self.db_label = Path(self.services.store.path).name
+        """The database's file name for the header; messages name the full path."""
         self.selected_models: set[str] = set()
         """Models marked in the browser; the launcher starts with them checked."""
 
@@ -349,14 +350,6 @@ class VtApp(App[int]):
         self._quit_after_run = True
         self.notify("Cancelling the run, then quitting …")
         self.cancel_run()
-
-
-def _short_path(path: Path) -> str:
-    home = Path.home()
-    try:
-        return "~/" + str(path.relative_to(home))
-    except ValueError:
-        return str(path)
 
 
 def run_app(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,8 @@ class ModelRow:
     states: dict[str, str]
     last_tested: Any = None
     in_catalog: bool = False
+    reference: str | None = None
+    """What a job passes to the worker (a folder for models found only there); None means the id."""
 
 
 @dataclass
@@ -74,7 +76,7 @@ def load_model_table(store: Store, models: Sequence[ModelInfo] | None, catalog_p
                 task=info.task or entry.get("task"), sources=tuple(sorted(sources)),
                 parameter_count=count, parameter_count_note=note,
                 states=dict(entry.get("states") or {p: UNTESTED for p in PLATFORMS}),
-                last_tested=entry.get("last_tested"), in_catalog=info.in_catalog,
+                last_tested=entry.get("last_tested"), in_catalog=info.in_catalog, reference=info.reference,
             )
         )
 

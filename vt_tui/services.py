@@ -69,6 +69,8 @@ class ModelInfo:
     """How the count was obtained: the catalog's figure, a weights header, or a run that loaded the model."""
     path: str | None = None
     in_catalog: bool = False
+    reference: str | None = None
+    """What a job passes to the worker: the local folder when the weights are only there, else the id."""
 
 
 def import_optional(module: str, what: str) -> Any:
@@ -88,11 +90,19 @@ def catalog_models(model_dirs: Sequence[Path]) -> list[ModelInfo]:
         sources = tuple(str(source) for source in getattr(entry, "sources", ()) or ())
         count = getattr(entry, "parameter_count", None)
         note = getattr(entry, "parameter_count_note", None) or ("catalog figure" if count is not None else None)
-        path = next(
-            (getattr(entry, name, None) for name in ("local_path", "cache_path", "synthetic_path", "path")
-             if getattr(entry, name, None)),
-            None,
-        )
+        local_path = getattr(entry, "local_path", None)
+        cache_path = getattr(entry, "cache_path", None)
+        synthetic_path = getattr(entry, "synthetic_path", None)
+        in_catalog = bool(getattr(entry, "in_catalog", False))
+        path = local_path or cache_path or synthetic_path
+        # The worker resolves a reference as a folder, then a Hugging Face cache id, then a
+        # synthetic build of a catalog id; a model outside the catalog found only in a folder
+        # must therefore be passed by its folder.
+        reference = str(entry.model_id)
+        if local_path and not cache_path:
+            reference = str(local_path)
+        elif synthetic_path and not in_catalog and not cache_path:
+            reference = str(synthetic_path)
         models.append(
             ModelInfo(
                 model_id=str(entry.model_id),
@@ -102,7 +112,8 @@ def catalog_models(model_dirs: Sequence[Path]) -> list[ModelInfo]:
                 parameter_count=count,
                 parameter_count_note=note,
                 path=_str_or_none(path),
-                in_catalog=bool(getattr(entry, "in_catalog", False)),
+                in_catalog=in_catalog,
+                reference=reference,
             )
         )
     return models

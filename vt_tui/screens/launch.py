@@ -230,7 +230,8 @@ class LaunchScreen(VtScreen):
         return settings
 
     def action_start_run(self) -> None:
-        models = list(self.query_one("#launch-models", SelectionList).selected)
+        references = {row.model_id: row.reference or row.model_id for row in (self.models.rows if self.models else [])}
+        models = [references.get(model, model) for model in self.query_one("#launch-models", SelectionList).selected]
         platforms = list(self.query_one("#launch-platforms", SelectionList).selected)
         try:
             settings = self.read_settings()
