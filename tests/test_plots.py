@@ -103,7 +103,7 @@ def test_heatmap_escapes_model_and_error(data):
     row = [i for i, label in enumerate(clip.y) if "vtInjected" in label][0]
 
     assert clip.y[row] == "&lt;script&gt;window.__vtInjected=1&lt;/script&gt;|evil*"
-    assert "&lt;img src=x onerror=&quot;window.__vtInjected=2&quot;&gt;" in clip.hovertext[row][0]
+    assert "&lt;img src=x onerror=&#34;window.__vtInjected=2&#34;&gt;" in clip.hovertext[row][0]
 
 
 def test_statistical_analysis_intervals(data, known):

@@ -92,8 +92,14 @@ def md_cell(value: Any) -> str:
 
 
 def html_text(value: Any) -> str:
-    """Return `value` entity-escaped for HTML and for Plotly's label markup."""
-    return "" if value is None else html.escape(str(value), quote=True)
+    """Return `value` entity-escaped for HTML text and attributes and for Plotly's label markup.
+
+    Quotes become numeric entities because Plotly decodes those but shows a
+    named `&quot;` literally.
+    """
+    if value is None:
+        return ""
+    return html.escape(str(value), quote=False).replace('"', "&#34;").replace("'", "&#39;")
 
 
 _CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
