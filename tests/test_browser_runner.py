@@ -253,3 +253,76 @@ def test_runner_clip_webgpu_samples_and_comparison(tiny_clip):
     from vt_core.runners.browser.runner import job_folder_root
 
     assert not any(job_folder_root().iterdir())
+
+
+# --- through the launcher, the worker process and DuckDB --------------------------------
+
+
+@needs_browser
+def test_worker_stores_webgpu_and_webnn(tiny_clip, tiny_blip, db_path):
+    """CLIP and BLIP on webgpu and CLIP on webnn, each in a real worker, stored in DuckDB."""
+    from vt_core.launcher import Launcher
+    from vt_core.records import JobSpec, Settings
+    from vt_core.store import Store
+
+    settings = Settings(iterations=3, min_seconds=0.0, warmup=1, max_new_tokens=4)
+    jobs = [
+        JobSpec(model_ref=str(tiny_clip), platform="webgpu", settings=settings, run_id="browser-test"),
+        JobSpec(model_ref=str(tiny_blip), platform="webgpu", settings=settings, run_id="browser-test"),
+        JobSpec(model_ref=str(tiny_clip), platform="webnn", settings=settings, run_id="browser-test"),
+    ]
+    store = Store(db_path)
+    # No platform_info: each worker decides availability itself, as on a machine
+    # where detection has not run.
+    results = asyncio.run(Launcher(store).run(jobs))
+    clip_gpu, blip_gpu, clip_nn = results
+
+    webgpu_entry = probe.detect()[0]
+    if not webgpu_entry["available"]:
+        pytest.skip(f"Chromium offers no WebGPU adapter here: {webgpu_entry['reason']}")
+
+    assert clip_gpu.status == "pass", clip_gpu.error_message
+    assert len(store.samples(clip_gpu.job_id)) == len(clip_gpu.samples_s) >= 3
+    assert clip_gpu.comparison["ok"] is True
+    assert clip_gpu.device == clip_gpu.extra["adapter"]["id"]
+    assert clip_gpu.extra["execution_provider"] == "webgpu"
+    assert clip_gpu.extra["onnx"]["opset"] >= 17
+
+    # BLIP runs its greedy loop in the page; a different token is a mismatch with
+    # the position, any other failure must carry a precise error type.
+    assert blip_gpu.status in ("pass", "mismatch", "fail")
+    if blip_gpu.status == "pass":
+        assert blip_gpu.comparison["tokens_match"] is True
+    elif blip_gpu.status == "mismatch":
+        assert "first_difference" in blip_gpu.comparison
+    else:
+        assert blip_gpu.error_type in ("unsupported_op", "out_of_memory", "load_error", "conversion_error")
+
+    if webgpu_entry["devices"][0]["kind"] == "cpu-emulation":
+        assert clip_gpu.extra["adapter"]["name"] == "webgpu (SwiftShader CPU emulation)"
+
+    webnn_entry = probe.detect()[1]
+    if webnn_entry["available"]:
+        assert clip_nn.status in ("pass", "mismatch"), clip_nn.error_message
+    else:
+        assert clip_nn.status == "unavailable"
+        assert clip_nn.error_type == "unavailable"
+        assert clip_nn.error_message == webnn_entry["reason"]
+
+    with store.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT hardware_platform, success, error_type, results, metadata FROM vision_text_results "
+            "WHERE id = ?", [clip_gpu.job_id]
+        ).fetchall()
+        states = dict(con.execute(
+            "SELECT result_id, state FROM result_details WHERE run_id = 'browser-test'"
+        ).fetchall())
+    assert len(rows) == 1
+    platform, success, error_type, results_json, metadata_json = rows[0]
+    assert (platform, success, error_type) == ("webgpu", True, None)
+    assert json.loads(results_json)["comparison"]["max_abs_diff"] is not None
+    stored_extra = json.loads(metadata_json)["extra"]
+    assert stored_extra["adapter"]["id"] == clip_gpu.device
+    assert stored_extra["ort_web_version"] == ortweb.find_install().version
+    assert states[clip_nn.job_id] == clip_nn.status
+    assert states[blip_gpu.job_id] == blip_gpu.status
