@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from vt_core import catalog
 
 TINY_CLIP_ID = "vt-tiny/clip"
@@ -74,3 +76,15 @@ def build_tiny_blip(target_dir: Path) -> Path:
     return catalog.build_synthetic(
         "Salesforce/blip-image-captioning-base", target_dir, TINY_BLIP_OVERRIDES, label=TINY_BLIP_ID
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(vt_home: Path) -> Path:
+    """Return the session's tiny CLIP directory (built on first use under VT_HOME)."""
+    return build_tiny_clip(vt_home / "tiny-models" / "clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_blip_dir(vt_home: Path) -> Path:
+    """Return the session's tiny BLIP directory (built on first use under VT_HOME)."""
+    return build_tiny_blip(vt_home / "tiny-models" / "blip")
