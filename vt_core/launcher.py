@@ -41,6 +41,10 @@ STREAM_LIMIT_BYTES = 64 * 1024 * 1024
 
 WATCHDOG_INTERVAL_S = 0.2
 
+START_PHASE_MIN_LIMIT_S = 300.0
+"""Lowest time limit of the `start` phase (interpreter start and importing torch,
+transformers and openvino), which a busy machine can stretch past a short job limit."""
+
 
 @dataclass
 class LauncherEvent:
@@ -108,7 +112,13 @@ class Launcher:
     """Run jobs in worker processes and store each result as it finishes."""
 
     def __init__(self, store: Store | None, *, concurrency: int = 1, python: str | None = None,
-                 env: dict[str, str] | None = None, command: str = "") -> None:
+                 env: dict[str, str] | None = None, command: str = "",
+                 job_env: Callable[[JobSpec], dict[str, str]] | None = None) -> None:
+        """Set up a launcher.
+
+        `env` replaces the environment of every worker (default: this process's);
+        `job_env` returns extra variables for one job, such as CUDA_VISIBLE_DEVICES.
+        """
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.store = store
@@ -116,6 +126,7 @@ class Launcher:
         self.python = python or sys.executable
         self.env = env
         self.command = command
+        self.job_env = job_env
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._cancelled: set[str] = set()
         self._cancel_all = False
@@ -215,6 +226,8 @@ class Launcher:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["HF_HUB_OFFLINE"] = "1"
         env["TRANSFORMERS_OFFLINE"] = "1"
+        if self.job_env is not None:
+            env.update(self.job_env(job))
         started = time.monotonic()
         try:
             process = await asyncio.create_subprocess_exec(
@@ -266,8 +279,12 @@ class Launcher:
                 if self.is_cancelled(job.job_id):
                     _kill_group(process)
                     return
-                if state.result is None and time.monotonic() - state.phase_started > job.settings.timeout_s:
+                limit = job.settings.timeout_s
+                if state.phase == "start":
+                    limit = max(limit, START_PHASE_MIN_LIMIT_S)
+                if state.result is None and time.monotonic() - state.phase_started > limit:
                     state.timed_out_phase = state.phase
+                    state.timed_out_limit_s = limit
                     _kill_group(process)
                     return
 
@@ -318,7 +335,7 @@ class Launcher:
         if state.timed_out_phase is not None:
             return JobResult.failed(
                 job, "timeout",
-                f"phase '{state.timed_out_phase}' ran past its limit of {job.settings.timeout_s:g} s; "
+                f"phase '{state.timed_out_phase}' ran past its limit of {state.timed_out_limit_s:g} s; "
                 "the worker was killed. Raise the limit with --timeout SECONDS.",
             )
         if state.protocol_error:
@@ -350,6 +367,7 @@ class _WorkerState:
     phase_started: float
     result: JobResult | None = None
     timed_out_phase: str | None = None
+    timed_out_limit_s: float | None = None
     protocol_error: str | None = None
 
 
@@ -370,15 +388,26 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 
 
 def _fill_catalog_fields(result: JobResult) -> None:
-    """Fill family, type and task from the catalog for results the worker did not write itself."""
+    """Fill model id, family, type and task of a result the worker did not write itself.
+
+    A local directory or cached model resolves without loading it, so a timed-out
+    or unavailable job carries the same model id as the jobs that ran.
+    """
     if result.model_family and result.task and result.model_type:
         return
-    try:
-        from vt_core import catalog
+    from vt_core import catalog
 
+    try:
+        resolved = catalog.resolve(result.model_id, weights="auto")
+    except (LookupError, ValueError, OSError):
+        resolved = None
+    if resolved is not None:
+        result.model_id = resolved.model_id
+        result.weights_source = result.weights_source or resolved.source
+        result.model_path = result.model_path or str(resolved.path)
+        info = resolved
+    else:
         info = catalog.lookup(result.model_id)
-    except (ImportError, AttributeError, LookupError, ValueError):
-        return
     if info is None:
         return
     result.model_family = result.model_family or getattr(info, "family", None)

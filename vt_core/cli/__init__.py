@@ -64,6 +64,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 class UsageError(Exception):
     """Invalid command-line input; the message says which value and what to do."""
 
-
-if __name__ == "__main__":
-    sys.exit(main())
