@@ -4,13 +4,13 @@ Older rule: take the average latency of each earlier run, build a 95% Student
 t-interval of their mean, and flag the new run when its average falls
 outside that interval.
 
-vt-tui rule (`vt_core.stats.detect_steps`): PELT step detection over the
-per-run medians, each step confirmed by a relative change of the medians over
+vt-tui rule (`vt_core.stats.detect_steps`): penalised step detection
+(optimal partitioning) over the per-run medians, each step confirmed by a relative change of the medians over
 5% AND a two-sided Mann-Whitney U test at alpha 0.05 on the raw samples.
 
 The script prints two worked cases, then the rates of both rules over many
-seeded histories. Latencies are lognormal (sigma 5%) around 20 ms, 30
-iterations a run, 15 earlier runs and one new run; some runs contain a few
+seeded histories. Latencies are lognormal (sigma 5%) around 20 ms, with 30
+iterations a run, 15 earlier runs and one new run. Some runs contain a few
 stalls of 5-10x, the kind a garbage collection or a busy neighbour causes.
 
 Run: python benchmarks/compare_legacy_stats.py [--histories 1000]
@@ -49,7 +49,11 @@ def legacy_verdict(earlier: list[np.ndarray], new: np.ndarray) -> tuple[str, str
     half_width = scipy_stats.t.ppf(0.975, k - 1) * averages.std(ddof=1) / math.sqrt(k)
     low, high = averages.mean() - half_width, averages.mean() + half_width
     average = new.mean()
-    verdict = "regression" if average > high else "improvement" if average < low else "no change"
+    verdict = "no change"
+    if average > high:
+        verdict = "regression"
+    elif average < low:
+        verdict = "improvement"
     return verdict, f"new average {average * 1e3:.2f} ms, interval of earlier averages {low * 1e3:.2f}-{high * 1e3:.2f} ms"
 
 

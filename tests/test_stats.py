@@ -72,7 +72,7 @@ def test_median_ci_matches_scipy_quantile_test(n: int, confidence: float) -> Non
 
 @pytest.mark.parametrize("n", [6, 20, 30, 101])
 def test_median_ci_coverage_matches_binomtest_inversion(n: int) -> None:
-    """The interval holds exactly the candidate medians a two-sided sign test (binomtest) does not reject."""
+    """The interval contains exactly the candidate medians a two-sided sign test (binomtest) does not reject."""
     values = np.sort(np.random.default_rng(n).normal(1.0, 0.1, size=n))
     interval = summary.median_ci(values, 0.95)
 
@@ -217,9 +217,36 @@ def test_compare_states() -> None:
 
 # -- step detection -----------------------------------------------------------
 
-def test_pelt_noiseless_segments() -> None:
+def test_partition_noiseless_segments() -> None:
     levels = np.repeat([0.0, 5.0, 2.0], [4, 7, 5])
-    assert steps.pelt(levels, np.ones(levels.size), penalty=1.0) == [4, 11]
+    assert steps.optimal_partitions([levels], [np.ones(levels.size)], [1.0]) == [[4, 11]]
+
+
+def brute_force_partition(x: np.ndarray, w: np.ndarray, penalty: float) -> tuple[float, list[int]]:
+    """Return the minimum penalized cost over every segmentation, by enumeration."""
+    best: tuple[float, list[int]] = (math.inf, [])
+    for mask in range(2 ** (x.size - 1)):
+        points = [i + 1 for i in range(x.size - 1) if mask >> i & 1]
+        bounds = [0, *points, x.size]
+        cost = penalty * len(points)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            mean = np.average(x[a:b], weights=w[a:b])
+            cost += float(np.sum(w[a:b] * (x[a:b] - mean) ** 2))
+        if cost < best[0] - 1e-9:
+            best = (cost, points)
+    return best
+
+
+def test_partition_matches_brute_force() -> None:
+    """Series of different lengths solved together give each series' exact optimum."""
+    rng = np.random.default_rng(5)
+    levels, weights = [], []
+    for size in (2, 3, 5, 8, 9, 6, 9):
+        levels.append(rng.normal(size=size) + np.repeat(rng.normal(0, 3, 3), 4)[:size])
+        weights.append(rng.integers(1, 40, size=size).astype(float))
+    found = steps.optimal_partitions(levels, weights, [4.0] * len(levels))
+    for x, w, points in zip(levels, weights, found):
+        assert points == brute_force_partition(x, w, 4.0)[1]
 
 
 @pytest.mark.parametrize("size", [0.10, 0.20, -0.10])
@@ -283,16 +310,26 @@ def test_false_alarm_rate_at_most_alpha(threshold: float) -> None:
     """
     rng = np.random.default_rng(7)
     histories = 0.02 * rng.lognormal(0.0, 0.10, size=(1000, RUNS, SAMPLES_PER_RUN))
-    alarms = sum(bool(steps.detect_steps(list(h), threshold=threshold, alpha=ALPHA)) for h in histories)
+    found = steps.detect_steps_many([list(h) for h in histories], threshold=threshold, alpha=ALPHA)
+    alarms = sum(bool(f) for f in found)
     assert alarms / len(histories) <= ALPHA
+
+
+def test_detect_steps_many_matches_single() -> None:
+    rng = np.random.default_rng(6)
+    histories = [history(rng, runs=runs, steps_at={runs // 2: 0.2}) for runs in (3, 8, 12, 20)]
+    histories.append([rng.lognormal(-4, 0.05, size) for size in (10, 30, 20, 30, 25)])
+    many = steps.detect_steps_many(histories)
+    assert many == [steps.detect_steps(h) for h in histories]
+    assert [[s.index for s in found] for found in many[:4]] == [[1], [4], [6], [10]]
 
 
 def test_detect_steps_edge_cases() -> None:
     assert steps.detect_steps([]) == []
     assert steps.detect_steps([[0.1, 0.2]]) == []
-    with pytest.raises(ValueError, match="run 1 has no samples"):
+    with pytest.raises(ValueError, match="run 1 of series 0 has no samples"):
         steps.detect_steps([[0.1], []])
-    with pytest.raises(ValueError, match="run 0 contains a latency that is not a positive number"):
+    with pytest.raises(ValueError, match="run 0 of series 0 contains a latency that is not a positive number"):
         steps.detect_steps([[0.1, -1.0], [0.1]])
 
 
@@ -568,3 +605,16 @@ def test_method_strings_exported() -> None:
     for name in ("MEDIAN_CI_METHOD", "MEAN_CI_METHOD", "PERCENTILE_METHOD", "CHANGE_TEST_METHOD", "STEP_METHOD"):
         assert isinstance(getattr(stats, name), str)
     assert not math.isnan(stats.DEFAULT_ALPHA)
+
+
+def test_find_regressions_results_without_run(db_path) -> None:
+    """Results stored without a run id form one run each; the regression names the result."""
+    rng = np.random.default_rng(18)
+    store = Store(db_path)
+    runs = history(rng, runs=8, steps_at={5: 0.3})
+    results = [dataclasses.replace(make_result("clip", i, runs[i]), run_id="") for i in range(8)]
+    store.ingest(results)
+    (found,) = stats.find_regressions(store)
+    assert found.run_id is None
+    assert found.result_id == "clip-cpu-5-1"
+    assert found.timestamp == START + dt.timedelta(days=5, minutes=1)

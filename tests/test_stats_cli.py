@@ -142,7 +142,7 @@ def test_correlations_json_parses(regressed_db: Path, capsys: pytest.CaptureFixt
 
 
 def test_console_script_exit_status(regressed_db: Path, steady_db: Path) -> None:
-    """The installed entry point, in its own process, returns the status CI sees."""
+    """The installed entry point, in its own process, returns the status CI gets."""
     command = [sys.executable, "-m", "vt_tui.entry", "stats", "--regressions", "--db"]
     regressed = subprocess.run([*command, str(regressed_db)], capture_output=True, text=True, timeout=120)
     steady = subprocess.run([*command, str(steady_db)], capture_output=True, text=True, timeout=120)

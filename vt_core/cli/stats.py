@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="latency statistics, regression detection and correlations",
         description="Compute statistics of the results database. --summary (the default) prints the median "
         "with its order-statistic 95%% CI and the mean with its t-interval per model, platform and settings. "
-        "--regressions finds latency and memory steps over each series' runs (PELT, then a change over the "
+        "--regressions finds latency and memory steps over each series' runs (optimal partitioning, then a change over the "
         "threshold that a Mann-Whitney U test confirms) and pass-to-fail changes. --correlations relates "
         "latency, memory, batch size, model size, platform and passing.",
         epilog="Exit status with --regressions: 0 none found, 1 regression found, 2 invalid input, "
@@ -42,9 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                          help="print regressions that still stand and exit 1 when there is one")
     actions.add_argument("--correlations", action="store_true",
                          help="print correlation coefficients with their p-values")
+
     parser.add_argument("--db", default=None, metavar="PATH",
                         help="results database (default: $VT_DB, else the user data directory)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     parser.add_argument("--since", type=parse_since, default=None, metavar="DATE",
                         help=f"with --regressions: report only changes that began at or after DATE, {DATE_FORMATS}")
     parser.add_argument("--threshold", type=relative_value, default=None, metavar="FRACTION",
@@ -61,10 +63,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--include-resolved", action="store_true",
                         help="with --regressions: also list regressions a later run undid "
                         "(they never change the exit status)")
+
     parser.add_argument("--latest-only", action="store_true",
                         help="with --summary: use only the newest run of each group instead of all its runs")
     parser.add_argument("--confidence", type=confidence_level, default=0.95, metavar="LEVEL",
                         help="with --summary: confidence level of the intervals (default 0.95)")
+
     parser.add_argument("--per-platform", action="store_true",
                         help="with --correlations: also correlate within each platform")
     parser.add_argument("--include-flagged", action="store_true",
@@ -169,7 +173,11 @@ def _check_options(args: argparse.Namespace) -> None:
         "summary": ["--latest-only"] if args.latest_only else [],
         "correlations": ["--per-platform"] if args.per_platform else [],
     }
-    action = "regressions" if args.regressions else "correlations" if args.correlations else "summary"
+    action = "summary"
+    if args.regressions:
+        action = "regressions"
+    elif args.correlations:
+        action = "correlations"
     for owner, used in flags.items():
         if owner != action and used:
             raise UsageError(f"{', '.join(used)} applies only with --{owner}; add --{owner} or drop the option")

@@ -4,7 +4,8 @@
   median (order statistics) and mean (Student t) confidence intervals.
 - `change`: whether two sets of measurements differ (threshold AND
   Mann-Whitney U), for latency, memory and pass/fail state.
-- `steps`: where a series of runs changed level (PELT, then the change test).
+- `steps`: where a series of runs changed level (optimal partitioning, then
+  the change test).
 - `correlation`: Pearson, Spearman, Kruskal-Wallis and point-biserial.
 - `queries`: the same over a results database: `group_statistics`,
   `find_regressions`, `correlations`.

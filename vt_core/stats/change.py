@@ -8,9 +8,9 @@ airspeed velocity (asv) uses:
 2. a two-sided Mann-Whitney U test on the raw samples rejects "same
    distribution" at the significance level alpha (default 0.05).
 
-The threshold keeps statistically real but practically small differences (and
-run-to-run drift the test cannot see, such as a warmer machine) out of the
-report; the test keeps noise out. Latency and memory are "lower is better":
+The threshold keeps out differences that are statistically real but too small
+to matter, and drift between runs that the test cannot see (a warmer machine).
+The test keeps out noise. Latency and memory are "lower is better":
 slower or larger is a regression, faster or smaller an improvement.
 """
 
@@ -33,8 +33,8 @@ DEFAULT_MEMORY_THRESHOLD = 0.10
 DEFAULT_MEMORY_MIN_CHANGE_MB = 2.0
 """Minimum absolute change of peak memory, in MiB, that counts as a change.
 
-NOTE: an estimate of allocator noise in peak RSS for small models; a change of
-2 MiB on a 10 MiB test model passes the relative threshold but is not a finding.
+NOTE: an estimate of allocator noise in peak RSS. A change of 2 MiB on a 10 MiB
+test model passes the relative threshold but is not a finding.
 """
 
 REGRESSION = "regression"
@@ -55,7 +55,7 @@ class Change:
     """The comparison of one metric between two sets of measurements."""
 
     metric: str
-    """What was compared: `latency_s`, `peak_rss_mb`, `torch_max_allocated_mb`."""
+    """Compared metric: `latency_s`, `peak_rss_mb` or `torch_max_allocated_mb`."""
     before: float
     """Median of the earlier measurements, in the metric's unit."""
     after: float
@@ -149,9 +149,10 @@ def compare_values(before: ArrayLike, after: ArrayLike, threshold: float = DEFAU
 
     A change is flagged when the relative change of the medians exceeds
     `threshold`, the absolute change is at least `min_change`, and the values
-    differ by the test: Mann-Whitney U at alpha when the sets are large enough
-    for it to reach alpha, else complete separation (every later value beyond
-    every earlier one). So two single runs are compared by the thresholds alone.
+    differ by the test. The test is Mann-Whitney U at alpha when the sets are
+    large enough for it to reach alpha, else complete separation (every later
+    value beyond every earlier one). So two single runs are compared by the
+    thresholds alone.
     """
     check_threshold(threshold)
     check_alpha(alpha)
@@ -179,7 +180,7 @@ def compare_values(before: ArrayLike, after: ArrayLike, threshold: float = DEFAU
 def compare_states(before_state: str, after_state: str) -> str:
     """Return `regression` for pass -> fail or mismatch, `improvement` for the reverse, else `unchanged`.
 
-    `unavailable` and `untested` say nothing about the model and never count as a change.
+    `unavailable` and `untested` carry no information about the model and never count as a change.
     """
     if before_state == PASS and after_state in BAD_STATES:
         return REGRESSION

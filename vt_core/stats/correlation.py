@@ -33,7 +33,7 @@ CORRELATION_METHODS: dict[str, str] = {
         "with its two-sided p-value"
     ),
 }
-"""What each method measures, in words a report can print."""
+"""Description of each method, for reports to print."""
 
 
 @dataclass(frozen=True)

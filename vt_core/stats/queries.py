@@ -2,8 +2,9 @@
 
 Every function takes a `vt_core.store.Store` and reads through
 `store.connect(read_only=True)`. Aggregates are computed in DuckDB; raw samples
-are loaded only for the series whose history has a candidate step, so the cost
-stays near one scan of the `samples` table for a million results.
+are loaded only for the series whose history has a candidate step, so a
+million results cost a few aggregate passes over the `samples` table and no
+Python loop over samples (figures: benchmarks/stats_scale.py).
 
 A group (and a history series) is one model x platform x settings key from
 `result_details`: device, precision, batch size and weights source, the
@@ -15,7 +16,6 @@ framework count only with `include_flagged`.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +30,9 @@ from vt_core.stats.change import (
 from vt_core.stats.correlation import (
     PEARSON, SPEARMAN, Association, category_effect, correlate, point_biserial,
 )
-from vt_core.stats.steps import Step, change_point_candidates, confirm_steps, sample_comparer, value_comparer
+from vt_core.stats.steps import (
+    RunSummary, Step, change_point_candidates_many, confirm_steps, sample_comparer, value_comparer,
+)
 from vt_core.stats.summary import check_confidence, median_ci_ranks
 
 if TYPE_CHECKING:
@@ -166,7 +168,7 @@ JOIN result_details d ON d.result_id = r.id
 WHERE d.state = 'pass'
   AND ($include_flagged OR (NOT COALESCE(d.is_mock, FALSE) AND NOT COALESCE(d.is_simulated, FALSE)))
 """
-"""Pass results with their series keys; `run_key` stands in for the run of results stored without one."""
+"""Pass results with their series keys. `run_key` is the run id, or the result id for a result stored without a run."""
 
 def _picked(latest_only: bool = False) -> str:
     """Return the pass-results query, restricted to each group's newest run with `latest_only`."""
@@ -179,6 +181,15 @@ def _picked(latest_only: bool = False) -> str:
 
 
 # -- group statistics ---------------------------------------------------------
+
+GROUP_SIZES_SQL = """
+WITH picked AS ({picked})
+SELECT DISTINCT n FROM (
+    SELECT COUNT(*) AS n FROM samples s JOIN picked p ON p.result_id = s.result_id
+    GROUP BY p.model_id, p.platform, p.settings_key
+)
+"""
+"""Distinct sample counts of the groups, so the ranks of the median's interval can be computed first."""
 
 GROUP_SQL = """
 WITH picked AS ({picked}),
@@ -197,33 +208,20 @@ by_sample AS (
            COUNT(*) AS n, AVG(s.latency_s) AS mean_s, MEDIAN(s.latency_s) AS median_s,
            QUANTILE_CONT(s.latency_s, 0.9) AS p90_s, QUANTILE_CONT(s.latency_s, 0.99) AS p99_s,
            STDDEV_SAMP(s.latency_s) AS stdev_s, MIN(s.latency_s) AS min_s, MAX(s.latency_s) AS max_s,
-           SUM(s.latency_s) AS total_s
+           SUM(s.latency_s) AS total_s, LIST_SORT(LIST(s.latency_s)) AS ordered
     FROM samples s JOIN picked p ON p.result_id = s.result_id
     GROUP BY p.model_id, p.platform, p.settings_key
-)
-SELECT g.*, COALESCE(s.n, 0) AS n, s.mean_s, s.median_s, s.p90_s, s.p99_s, s.stdev_s, s.min_s, s.max_s, s.total_s
-FROM by_result g
-LEFT JOIN by_sample s ON s.model_id = g.model_id AND s.platform = g.platform AND s.settings_key = g.settings_key
-ORDER BY g.model_family NULLS LAST, g.model_id, g.platform, g.settings_key
-"""
-
-ORDER_STATISTICS_SQL = """
-WITH picked AS ({picked}),
-ranked AS (
-    SELECT p.model_id, p.platform, p.settings_key, s.latency_s,
-           ROW_NUMBER() OVER (PARTITION BY p.model_id, p.platform, p.settings_key ORDER BY s.latency_s) - 1
-               AS position,
-           COUNT(*) OVER (PARTITION BY p.model_id, p.platform, p.settings_key) AS n
-    FROM samples s JOIN picked p ON p.result_id = s.result_id
 ),
 ranks AS (SELECT UNNEST($counts) AS n, UNNEST($low_ranks) AS low_rank, UNNEST($high_ranks) AS high_rank)
-SELECT r.model_id, r.platform, r.settings_key,
-       MAX(r.latency_s) FILTER (WHERE r.position = k.low_rank) AS low_s,
-       MAX(r.latency_s) FILTER (WHERE r.position = k.high_rank) AS high_s
-FROM ranked r JOIN ranks k ON k.n = r.n
-WHERE r.position = k.low_rank OR r.position = k.high_rank
-GROUP BY r.model_id, r.platform, r.settings_key
+SELECT g.*, COALESCE(s.n, 0) AS n, s.mean_s, s.median_s, s.p90_s, s.p99_s, s.stdev_s, s.min_s, s.max_s,
+       s.total_s, s.ordered[k.low_rank + 1] AS median_ci_low_s, s.ordered[k.high_rank + 1] AS median_ci_high_s
+FROM by_result g
+LEFT JOIN by_sample s ON s.model_id = g.model_id AND s.platform = g.platform AND s.settings_key = g.settings_key
+LEFT JOIN ranks k ON k.n = s.n
+ORDER BY g.model_family NULLS LAST, g.model_id, g.platform, g.settings_key
 """
+"""One pass over the samples: aggregates, and the two order statistics of the median's
+interval picked from each group's sorted samples (1-based list index = 0-based rank + 1)."""
 
 
 def group_statistics(store: Store, include_flagged: bool = False, *, latest_only: bool = False,
@@ -231,8 +229,8 @@ def group_statistics(store: Store, include_flagged: bool = False, *, latest_only
     """Return latency and memory statistics of every model x platform x settings key with pass results.
 
     By default the samples of every pass result of a group are pooled, so the
-    intervals describe the whole history and assume it has one level; use
-    `find_regressions` to find where it does not. With `latest_only`, each
+    intervals describe the whole history and assume it has one level.
+    `find_regressions` finds where it does not. With `latest_only`, each
     group keeps only the results of its newest run. Percentiles are linear
     interpolations (DuckDB quantile_cont), equal to numpy's default and to
     `vt_core.stats.describe` on the same samples.
@@ -243,27 +241,17 @@ def group_statistics(store: Store, include_flagged: bool = False, *, latest_only
     picked = _picked(latest_only)
     parameters = {"include_flagged": bool(include_flagged)}
     with store.connect(read_only=True) as con:
-        cursor = con.execute(GROUP_SQL.format(picked=picked), parameters)
+        counts = [int(row[0]) for row in con.execute(GROUP_SIZES_SQL.format(picked=picked), parameters).fetchall()]
+        low, high, reached = median_ci_ranks(counts, confidence) if counts else ([], [], [])
+        usable = [i for i, rank in enumerate(low) if rank >= 0]
+        coverage = {counts[i]: float(reached[i]) for i in usable}
+        ranks = {
+            "counts": [counts[i] for i in usable],
+            "low_ranks": [int(low[i]) for i in usable],
+            "high_ranks": [int(high[i]) for i in usable],
+        }
+        cursor = con.execute(GROUP_SQL.format(picked=picked), {**parameters, **ranks})
         rows = _dict_rows(cursor)
-
-        counts = sorted({row["n"] for row in rows if row["n"]})
-        bounds: dict[SeriesKey, tuple[float, float]] = {}
-        coverage: dict[int, float] = {}
-        if counts:
-            low, high, reached = median_ci_ranks(counts, confidence)
-            usable = low >= 0
-            coverage = {int(n): float(c) for n, c in zip(np.asarray(counts)[usable], reached[usable])}
-            if usable.any():
-                ranks = {
-                    **parameters,
-                    "counts": [int(n) for n in np.asarray(counts)[usable]],
-                    "low_ranks": [int(v) for v in low[usable]],
-                    "high_ranks": [int(v) for v in high[usable]],
-                }
-                for key0, key1, key2, low_s, high_s in con.execute(
-                    ORDER_STATISTICS_SQL.format(picked=picked), ranks
-                ).fetchall():
-                    bounds[(key0, key1, key2)] = (low_s, high_s)
 
     groups = []
     for row in rows:
@@ -273,7 +261,7 @@ def group_statistics(store: Store, include_flagged: bool = False, *, latest_only
         if n > 1 and stdev is not None:
             half_width = float(scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * stdev / math.sqrt(n)
             mean_low, mean_high = mean - half_width, mean + half_width
-        median_low, median_high = bounds.get((row["model_id"], row["platform"], row["settings_key"]), (None, None))
+        median_low, median_high = row["median_ci_low_s"], row["median_ci_high_s"]
         batch_size = row["batch_size"] or 1
         total = row["total_s"]
         groups.append(GroupStats(
@@ -302,7 +290,7 @@ RUN_LATENCY_SQL = """
 WITH picked AS ({picked})
 SELECT p.model_id, p.platform, p.settings_key, p.run_key, ANY_VALUE(p.run_id) AS run_id,
        ARG_MIN(p.result_id, p.timestamp) AS first_result, MIN(p.timestamp) AS started_at,
-       MEDIAN(s.latency_s) AS median_s, COUNT(*) AS n, MAD(LN(s.latency_s)) AS log_mad
+       MEDIAN(s.latency_s) AS value, COUNT(*) AS n, MAD(LN(s.latency_s)) AS log_mad
 FROM samples s JOIN picked p ON p.result_id = s.result_id
 WHERE s.latency_s > 0
 GROUP BY p.model_id, p.platform, p.settings_key, p.run_key
@@ -324,7 +312,7 @@ RUN_MEMORY_SQL = """
 WITH picked AS ({picked})
 SELECT model_id, platform, settings_key, run_key, ANY_VALUE(run_id) AS run_id,
        ARG_MIN(result_id, timestamp) AS first_result, MIN(timestamp) AS started_at,
-       MEDIAN({metric}) AS value
+       MEDIAN({metric}) AS value, COUNT(*) AS n
 FROM picked
 WHERE {metric} > 0
 GROUP BY model_id, platform, settings_key, run_key
@@ -376,11 +364,18 @@ state is where the change began.
 
 
 @dataclass
-class _Run:
-    run_key: str
-    run_id: str | None
-    first_result: str
-    started_at: dt.datetime | None
+class _Series:
+    """The per-run rows of one series, oldest run first, as column arrays."""
+
+    key: SeriesKey
+    run_keys: np.ndarray
+    run_ids: np.ndarray
+    first_results: np.ndarray
+    started_at: np.ndarray
+    values: np.ndarray
+    """Median latency (s) or median memory (MiB) per run."""
+    counts: np.ndarray
+    log_mad: np.ndarray | None = None
 
 
 def find_regressions(store: Store, since: dt.datetime | dt.date | None = None,
@@ -431,31 +426,23 @@ def find_regressions(store: Store, since: dt.datetime | dt.date | None = None,
 def _latency_changes(con: duckdb.DuckDBPyConnection, parameters: dict[str, Any], start: dt.datetime | None,
                      threshold: float, alpha: float) -> list[Regression]:
     picked = _picked()
-    rows = con.execute(RUN_LATENCY_SQL.format(picked=picked), parameters).fetchall()
+    series = _fetch_series(con, RUN_LATENCY_SQL.format(picked=picked), parameters, start)
 
-    # Stage 1 on aggregates only: which series have a candidate step.
-    candidates: dict[SeriesKey, tuple[list[_Run], list[int]]] = {}
-    for key, group in itertools.groupby(rows, key=lambda row: (row[0], row[1], row[2])):
-        series = list(group)
-        if len(series) < 2 or (start is not None and not _after(series[-1][6], start)):
-            continue
-        medians = np.array([row[7] for row in series], dtype=float)
-        counts = np.array([row[8] for row in series], dtype=float)
-        log_mad = np.array([row[9] if row[9] is not None else np.nan for row in series], dtype=float)
-        points = change_point_candidates(medians, counts, alpha, log_mad)
-        if points:
-            runs = [_Run(row[3], row[4], row[5], row[6]) for row in series]
-            candidates[key] = (runs, points)
-    if not candidates:
+    # Stage 1 on per-run aggregates only: which series have a candidate step.
+    candidates = change_point_candidates_many(
+        [RunSummary(s.values, s.counts, s.log_mad) for s in series], alpha,
+    )
+    testable = [(s, points) for s, points in zip(series, candidates) if points]
+    if not testable:
         return []
 
     # Stage 2 on raw samples, loaded for those series only.
-    samples = _load_samples(con, parameters, picked, list(candidates))
+    samples = _load_samples(con, parameters, picked, [s.key for s, _ in testable])
     found = []
-    for key, (runs, points) in candidates.items():
-        run_samples = [samples[(key, run.run_key)] for run in runs]
-        steps = confirm_steps(points, len(runs), sample_comparer(run_samples, threshold, alpha))
-        found += [_regression(key, LATENCY, step, runs, "s") for step in steps]
+    for item, points in testable:
+        run_samples = [samples[(item.key, run_key)] for run_key in item.run_keys.tolist()]
+        steps = confirm_steps(points, len(run_samples), sample_comparer(run_samples, threshold, alpha))
+        found += [_regression(item, LATENCY, step, "s") for step in steps]
     return [r for r in found if start is None or _after(r.timestamp, start)]
 
 
@@ -490,20 +477,53 @@ def _load_samples(con: duckdb.DuckDBPyConnection, parameters: dict[str, Any], pi
 
 def _memory_changes(con: duckdb.DuckDBPyConnection, parameters: dict[str, Any], start: dt.datetime | None,
                     metric: str, threshold: float, alpha: float, min_change_mb: float) -> list[Regression]:
-    rows = con.execute(RUN_MEMORY_SQL.format(picked=_picked(), metric=metric), parameters).fetchall()
+    series = _fetch_series(con, RUN_MEMORY_SQL.format(picked=_picked(), metric=metric), parameters, start)
+    candidates = change_point_candidates_many([RunSummary(s.values, s.counts) for s in series], alpha)
     found = []
-    for key, group in itertools.groupby(rows, key=lambda row: (row[0], row[1], row[2])):
-        series = list(group)
-        if len(series) < 2 or (start is not None and not _after(series[-1][6], start)):
-            continue
-        values = np.array([row[7] for row in series], dtype=float)
-        points = change_point_candidates(values, np.ones(values.size), alpha)
+    for item, points in zip(series, candidates):
         if not points:
             continue
-        runs = [_Run(row[3], row[4], row[5], row[6]) for row in series]
-        steps = confirm_steps(points, len(runs), value_comparer(values, threshold, alpha, min_change_mb, metric))
-        found += [_regression(key, MEMORY, step, runs, "MiB") for step in steps]
+        compare = value_comparer(item.values, threshold, alpha, min_change_mb, metric)
+        found += [_regression(item, MEMORY, step, "MiB") for step in confirm_steps(points, item.values.size, compare)]
     return [r for r in found if start is None or _after(r.timestamp, start)]
+
+
+def _fetch_series(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any],
+                  start: dt.datetime | None) -> list[_Series]:
+    """Return the series of a per-run query with at least two runs and, with `start`, a run at or after it.
+
+    The query must return model_id, platform, settings_key, run_key, run_id,
+    first_result, started_at, value and n (and optionally log_mad), sorted by
+    series and then by start time.
+    """
+    columns = con.execute(sql, parameters).fetchnumpy()
+    size = len(columns["run_key"])
+    if size == 0:
+        return []
+    labels = [np.asarray(columns[name], dtype=object) for name in ("model_id", "platform", "settings_key")]
+    started = np.asarray(columns["started_at"])
+    values = _floats(columns["value"])
+    counts = _floats(columns["n"])
+    log_mad = _floats(columns["log_mad"]) if "log_mad" in columns else None
+
+    changes = np.zeros(size - 1, dtype=bool)
+    for column in labels:
+        changes |= column[1:] != column[:-1]
+    bounds = np.concatenate(([0], np.flatnonzero(changes) + 1, [size])).tolist()
+
+    found = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b - a < 2 or (start is not None and not started[b - 1] >= np.datetime64(start)):
+            continue
+        found.append(_Series(
+            key=(labels[0][a], labels[1][a], labels[2][a]),
+            run_keys=np.asarray(columns["run_key"][a:b], dtype=object),
+            run_ids=np.asarray(columns["run_id"][a:b], dtype=object),
+            first_results=np.asarray(columns["first_result"][a:b], dtype=object),
+            started_at=started[a:b], values=values[a:b], counts=counts[a:b],
+            log_mad=None if log_mad is None else log_mad[a:b],
+        ))
+    return found
 
 
 def _state_changes(con: duckdb.DuckDBPyConnection, parameters: dict[str, Any],
@@ -526,15 +546,16 @@ def _state_changes(con: duckdb.DuckDBPyConnection, parameters: dict[str, Any],
     return found
 
 
-def _regression(key: SeriesKey, kind: str, step: Step, runs: Sequence[_Run], unit: str) -> Regression:
-    began = runs[step.index]
+def _regression(series: _Series, kind: str, step: Step, unit: str) -> Regression:
     change = step.change
+    run_id = series.run_ids[step.index]
     return Regression(
-        model_id=key[0], platform=key[1], settings_key=key[2], kind=kind, metric=change.metric,
-        direction=change.direction, before=change.before, after=change.after,
-        relative_change=change.relative_change, p_value=change.p_value, run_id=began.run_id,
-        result_id=began.first_result, timestamp=began.started_at, n_before=change.n_before,
-        n_after=change.n_after, unit=unit, still_open=step.still_open,
+        model_id=series.key[0], platform=series.key[1], settings_key=series.key[2], kind=kind,
+        metric=change.metric, direction=change.direction, before=change.before, after=change.after,
+        relative_change=change.relative_change, p_value=change.p_value,
+        run_id=None if run_id is None or run_id is np.ma.masked else str(run_id),
+        result_id=str(series.first_results[step.index]), timestamp=_to_datetime(series.started_at[step.index]),
+        n_before=change.n_before, n_after=change.n_after, unit=unit, still_open=step.still_open,
     )
 
 
@@ -652,3 +673,14 @@ def _after(timestamp: dt.datetime | None, start: dt.datetime) -> bool:
 
 def _sortable(timestamp: dt.datetime | None) -> dt.datetime:
     return timestamp or dt.datetime.min
+
+
+def _to_datetime(value: Any) -> dt.datetime | None:
+    """Return a numpy datetime64 from fetchnumpy as a naive datetime, or None for NaT."""
+    if value is None or value is np.ma.masked:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    if np.isnat(value):
+        return None
+    return np.datetime64(value, "us").astype(dt.datetime)

@@ -3,13 +3,15 @@
 A series is the sequence of runs of one group, oldest first. Detection has two
 stages:
 
-1. Candidate change points come from PELT (pruned exact linear time; Killick,
-   Fearnhead and Eckley, 2012), the exact optimal partitioning of the log
-   per-run medians under a Gaussian cost with weights equal to the sample
-   counts, plus a penalty per change point. The penalty is the chi-square(1)
-   quantile at alpha / (L - 1) for L runs, so on a history of pure noise one
-   spurious split is found with probability about alpha (a Bonferroni bound
-   over the L - 1 run boundaries).
+1. Candidate change points come from optimal partitioning (Jackson et al.,
+   2005): the exact minimum, over all segmentations, of the weighted squared
+   error of the log per-run medians (weights are the sample counts) plus a
+   penalty per change point. PELT (Killick et al., 2012) finds the same
+   minimum with pruning. Here many series are solved at once with numpy
+   instead, because that is faster for the short series of benchmark histories.
+   The penalty is the chi-square(1) quantile at alpha / (L - 1) for L runs,
+   so on a history of pure noise one spurious split is found with
+   probability about alpha (a Bonferroni bound over the L - 1 run boundaries).
 2. Each candidate is kept only when the change between its two neighbouring
    segments passes the two-condition rule of `vt_core.stats.change` (relative
    change of medians over the threshold AND Mann-Whitney U at alpha on the raw
@@ -36,11 +38,11 @@ from vt_core.stats.change import (
 )
 
 STEP_METHOD = (
-    "PELT optimal partitioning (Killick et al. 2012) of log per-run medians weighted by sample "
-    "counts, penalty chi2.isf(alpha / (runs - 1), 1); each change point kept only when the change "
-    "between its neighbouring segments passes the threshold AND a Mann-Whitney U test at alpha"
+    "optimal partitioning (Jackson et al. 2005; the minimum PELT finds) of log per-run medians weighted "
+    "by sample counts, penalty chi2.isf(alpha / (runs - 1), 1); each change point kept only when the "
+    "change between its neighbouring segments passes the threshold AND a Mann-Whitney U test at alpha"
 )
-"""How `detect_steps` finds steps, in words a report can print."""
+"""Description of the method of `detect_steps`, for reports to print."""
 
 MEDIAN_VARIANCE_FACTOR = math.pi / 2
 """Variance of a sample median is about (pi / 2) * sigma^2 / n for normal data."""
@@ -48,6 +50,8 @@ MAD_TO_SIGMA = 1.4826
 """Scales a median absolute deviation to the standard deviation of normal data."""
 MIN_DIFFERENCES_FOR_SPREAD = 4
 """Run-to-run differences needed before their spread joins the noise estimate."""
+PARTITION_CHUNK_CELLS = 20_000_000
+"""Upper bound on series x runs^2 solved in one numpy pass, to bound memory (about 8 bytes each)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Step:
 
 
 def change_point_penalty(runs: int, alpha: float) -> float:
-    """Return the PELT penalty for a series of `runs` runs, in units of the per-sample variance."""
+    """Return the penalty per change point for a series of `runs` runs, in units of the noise variance."""
     check_alpha(alpha)
     return _penalty(max(int(runs), 2), float(alpha))
 
@@ -85,7 +89,7 @@ def noise_variance(levels: np.ndarray, weights: np.ndarray, within_sigma: np.nda
     - the spread inside runs: the median of the per-run sigma^2 times the
       variance factor of a median;
     - with at least `MIN_DIFFERENCES_FOR_SPREAD` differences, the spread of the
-      run-to-run differences, which also holds drift between runs (a warmer
+      run-to-run differences, which also includes drift between runs (a warmer
       machine, another process) that the samples of one run cannot show. The
       largest tenth of the differences is left out, so the few jumps that real
       steps make do not inflate it.
@@ -119,73 +123,128 @@ def _trimmed_chi2_mean(kept: int, size: int) -> float:
     return float(scipy_stats.chi2.cdf(scipy_stats.chi2.ppf(fraction, 1), 3)) / fraction
 
 
-def pelt(levels: ArrayLike, weights: ArrayLike, penalty: float) -> list[int]:
-    """Return the change points minimizing weighted squared error plus `penalty` per change point.
+def optimal_partitions(levels: Sequence[ArrayLike], weights: Sequence[ArrayLike],
+                       penalties: ArrayLike) -> list[list[int]]:
+    """Return, per series, the change points minimizing weighted squared error plus a penalty each.
 
-    `levels` must already be divided by the noise scale, so that a segment's
-    cost is sum(w * (x - weighted mean)^2). A change point is the index of the
-    first element of a new segment. The pruning (Killick et al. 2012) is exact
-    for this cost because splitting a segment never raises its cost.
+    Each series' levels must already be divided by its noise scale, so that a
+    segment costs sum(w * (x - weighted mean)^2). A change point is the index
+    of the first element of a new segment. Series are padded to a common
+    length and solved together by dynamic programming over the segment end.
+    Padding never enters a segment that ends within its series, so it cannot
+    change the result.
     """
-    x = np.asarray(levels, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    size = x.size
-    if size < 2:
-        return []
+    series = [np.asarray(x, dtype=float) for x in levels]
+    weight_arrays = [np.asarray(w, dtype=float) for w in weights]
+    penalty_array = np.broadcast_to(np.asarray(penalties, dtype=float), (len(series),))
+    result: list[list[int]] = [[] for _ in series]
 
-    cum_w = np.concatenate(([0.0], np.cumsum(w)))
-    cum_wx = np.concatenate(([0.0], np.cumsum(w * x)))
-    cum_wxx = np.concatenate(([0.0], np.cumsum(w * x * x)))
+    order = sorted(range(len(series)), key=lambda i: series[i].size)
+    start = 0
+    while start < len(order):
+        longest = series[order[start]].size
+        stop = start + 1
+        while stop < len(order):
+            longest = series[order[stop]].size
+            if (stop - start + 1) * longest**2 > PARTITION_CHUNK_CELLS:
+                break
+            stop += 1
+        chunk = order[start:stop]
+        for index, points in zip(chunk, _partition_chunk(
+            [series[i] for i in chunk], [weight_arrays[i] for i in chunk], penalty_array[chunk],
+        )):
+            result[index] = points
+        start = stop
+    return result
 
-    best = np.empty(size + 1)
-    best[0] = -penalty
-    last_change = np.zeros(size + 1, dtype=np.int64)
-    candidates = np.array([0], dtype=np.int64)
-    for end in range(1, size + 1):
-        seg_w = cum_w[end] - cum_w[candidates]
-        seg_wx = cum_wx[end] - cum_wx[candidates]
-        cost = cum_wxx[end] - cum_wxx[candidates] - seg_wx**2 / seg_w
-        totals = best[candidates] + np.maximum(cost, 0.0) + penalty
-        choice = int(np.argmin(totals))
-        best[end] = totals[choice]
-        last_change[end] = candidates[choice]
-        keep = best[candidates] + np.maximum(cost, 0.0) <= best[end]
-        candidates = np.append(candidates[keep], end)
 
-    points = []
-    position = size
-    while position > 0:
-        position = int(last_change[position])
-        if position > 0:
-            points.append(position)
-    return sorted(points)
+def _partition_chunk(series: list[np.ndarray], weights: list[np.ndarray], penalties: np.ndarray) -> list[list[int]]:
+    lengths = np.array([x.size for x in series])
+    width = int(lengths.max(initial=0))
+    if width < 2:
+        return [[] for _ in series]
+
+    x = np.zeros((len(series), width))
+    w = np.zeros((len(series), width))
+    for row, (values, row_weights) in enumerate(zip(series, weights)):
+        x[row, :values.size] = values
+        w[row, :values.size] = row_weights
+    zeros = np.zeros((len(series), 1))
+    cum_w = np.hstack((zeros, np.cumsum(w, axis=1)))
+    cum_wx = np.hstack((zeros, np.cumsum(w * x, axis=1)))
+    cum_wxx = np.hstack((zeros, np.cumsum(w * x * x, axis=1)))
+
+    rows = np.arange(len(series))
+    best = np.empty((len(series), width + 1))
+    best[:, 0] = -penalties
+    last_change = np.zeros((len(series), width + 1), dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for end in range(1, width + 1):
+            seg_w = cum_w[:, end, None] - cum_w[:, :end]
+            seg_wx = cum_wx[:, end, None] - cum_wx[:, :end]
+            cost = cum_wxx[:, end, None] - cum_wxx[:, :end] - seg_wx**2 / seg_w
+            cost = np.where(seg_w > 0, np.maximum(cost, 0.0), 0.0)
+            totals = best[:, :end] + cost + penalties[:, None]
+            choice = np.argmin(totals, axis=1)
+            best[:, end] = totals[rows, choice]
+            last_change[:, end] = choice
+
+    found = []
+    for row, length in enumerate(lengths.tolist()):
+        points = []
+        position = int(length)
+        while position > 0:
+            position = int(last_change[row, position])
+            if position > 0:
+                points.append(position)
+        found.append(sorted(points))
+    return found
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Stage-1 input of one series: per-run medians, sample counts and log spreads."""
+
+    medians: np.ndarray
+    counts: np.ndarray
+    log_mad: np.ndarray | None = None
+    """Per run, the median absolute deviation of ln(samples) (DuckDB: MAD(LN(latency_s)));
+    None when runs hold one value each (memory), so only run-to-run spread sets the noise."""
+
+
+def change_point_candidates_many(series: Sequence[RunSummary], alpha: float = DEFAULT_ALPHA) -> list[list[int]]:
+    """Return the candidate change points of each series (stage 1 of `STEP_METHOD`)."""
+    check_alpha(alpha)
+    levels, weights, penalties = [], [], []
+    for position, item in enumerate(series):
+        values = np.asarray(item.medians, dtype=float)
+        counts = np.asarray(item.counts, dtype=float)
+        if values.size != counts.size:
+            raise ValueError(f"series {position} has {values.size} medians but {counts.size} counts; "
+                             f"pass one of each per run")
+        if np.any(~np.isfinite(values) | (values <= 0)) or np.any(counts <= 0):
+            raise ValueError(f"series {position} has a median or count that is not positive; "
+                             f"drop runs without samples first")
+
+        # Centring keeps the cumulative sums small, so their differences stay exact.
+        logs = np.log(values) if values.size else values
+        logs = logs - logs.mean() if logs.size else logs
+        within = None
+        if item.log_mad is not None:
+            within = MAD_TO_SIGMA * np.asarray(item.log_mad, dtype=float)
+        scale = math.sqrt(noise_variance(logs, counts, within)) if logs.size > 1 else 1.0
+        levels.append(logs / scale)
+        weights.append(counts)
+        penalties.append(change_point_penalty(values.size, alpha))
+    return optimal_partitions(levels, weights, penalties)
 
 
 def change_point_candidates(medians: ArrayLike, counts: ArrayLike, alpha: float = DEFAULT_ALPHA,
                             within_log_mad: ArrayLike | None = None) -> list[int]:
-    """Return candidate change points of a series from its per-run medians and sample counts.
-
-    `within_log_mad` is, per run, the median absolute deviation of the natural
-    log of its samples (DuckDB: MAD(LN(latency_s))); without it only the
-    run-to-run spread sets the noise level.
-    """
-    values = np.asarray(medians, dtype=float)
-    weights = np.asarray(counts, dtype=float)
-    if values.size != weights.size:
-        raise ValueError(f"got {values.size} medians but {weights.size} counts; pass one of each per run")
-    if values.size < 2:
-        return []
-    if np.any(values <= 0) or np.any(weights <= 0):
-        raise ValueError("medians and counts must be positive; drop runs without samples first")
-
-    # Centring keeps the cumulative sums of PELT small, so their differences stay exact.
-    levels = np.log(values)
-    levels -= levels.mean()
-    within = None
-    if within_log_mad is not None:
-        within = MAD_TO_SIGMA * np.asarray(within_log_mad, dtype=float)
-    scale = math.sqrt(noise_variance(levels, weights, within))
-    return pelt(levels / scale, weights, change_point_penalty(values.size, alpha))
+    """Return the candidate change points of one series from its per-run medians and sample counts."""
+    log_mad = None if within_log_mad is None else np.asarray(within_log_mad, dtype=float)
+    summary = RunSummary(np.asarray(medians, dtype=float), np.asarray(counts, dtype=float), log_mad)
+    return change_point_candidates_many([summary], alpha)[0]
 
 
 Segment = tuple[int, int]
@@ -259,27 +318,46 @@ def detect_steps(run_samples: Sequence[ArrayLike], threshold: float = DEFAULT_TH
     Every sample must be a positive latency. With fewer than two runs there is
     nothing to compare and the result is empty.
     """
+    return detect_steps_many([run_samples], threshold, alpha)[0]
+
+
+def detect_steps_many(histories: Sequence[Sequence[ArrayLike]], threshold: float = DEFAULT_THRESHOLD,
+                      alpha: float = DEFAULT_ALPHA) -> list[list[Step]]:
+    """Find latency steps in many series at once; the result contains one list of steps per series.
+
+    Stage 1 runs for all series in one vectorized pass, and stage 2 only for
+    the series with a candidate, so this is the fast way to scan many histories.
+    """
     check_threshold(threshold)
     check_alpha(alpha)
+    prepared = [_prepare_runs(runs, position) for position, runs in enumerate(histories)]
+    candidates = change_point_candidates_many([summary for _, summary in prepared], alpha)
+    return [
+        confirm_steps(points, len(runs), sample_comparer(runs, threshold, alpha)) if points else []
+        for (runs, _), points in zip(prepared, candidates)
+    ]
+
+
+def _prepare_runs(run_samples: Sequence[ArrayLike], series: int) -> tuple[list[np.ndarray], RunSummary]:
+    """Check one series' samples and summarize each run for stage 1."""
     runs = [np.asarray(r, dtype=float).ravel() for r in run_samples]
     for position, run in enumerate(runs):
         if run.size == 0:
-            raise ValueError(f"run {position} has no samples; leave runs without timed iterations out of the series")
+            raise ValueError(f"run {position} of series {series} has no samples; "
+                             f"leave runs without timed iterations out of the series")
         if not np.all(np.isfinite(run) & (run > 0)):
-            raise ValueError(f"run {position} contains a latency that is not a positive number; drop it first")
-    if len(runs) < 2:
-        return []
+            raise ValueError(f"run {position} of series {series} contains a latency that is not a positive "
+                             f"number; drop it first")
 
-    counts = np.array([r.size for r in runs])
-    if np.all(counts == counts[0]):
+    counts = np.array([r.size for r in runs], dtype=float)
+    if runs and np.all(counts == counts[0]):
         table = np.stack(runs)
         medians = np.median(table, axis=1)
-        log_mad = log_mad_of(table)
+        log_mad = np.asarray(log_mad_of(table))
     else:
         medians = np.array([np.median(r) for r in runs])
         log_mad = np.array([log_mad_of(r) for r in runs])
-    candidates = change_point_candidates(medians, counts, alpha, log_mad)
-    return confirm_steps(candidates, len(runs), sample_comparer(runs, threshold, alpha))
+    return runs, RunSummary(medians, counts, log_mad)
 
 
 def detect_value_steps(values: ArrayLike, threshold: float = DEFAULT_MEMORY_THRESHOLD, alpha: float = DEFAULT_ALPHA,
@@ -287,9 +365,9 @@ def detect_value_steps(values: ArrayLike, threshold: float = DEFAULT_MEMORY_THRE
                        metric: str = "peak_rss_mb") -> list[Step]:
     """Find steps in a series with one positive value per run, such as peak memory in MiB, oldest first.
 
-    Candidates come from the same PELT fit with weight 1 per run; each is kept
-    by the rule of `compare_values` (relative threshold, absolute minimum and
-    Mann-Whitney U or complete separation).
+    Candidates come from the same fit with weight 1 per run. Each is kept by
+    the rule of `compare_values`: relative threshold, absolute minimum, and
+    Mann-Whitney U or complete separation.
     """
     check_threshold(threshold)
     check_alpha(alpha)

@@ -19,13 +19,13 @@ MEDIAN_CI_METHOD = (
     "(binomial method, the inverted sign test): [x(j), x(n-j+1)] with the largest j "
     "such that 1 - 2*BinomCDF(j-1; n, 0.5) >= confidence"
 )
-"""How `median_ci` builds its interval, in words a report can print."""
+"""Description of the interval `median_ci` builds, for reports to print."""
 
 MEAN_CI_METHOD = "Student t-interval of the mean: mean +/- t(1 - (1 - confidence)/2, n-1) * stdev / sqrt(n)"
-"""How `mean_ci` builds its interval, in words a report can print."""
+"""Description of the interval `mean_ci` builds, for reports to print."""
 
 PERCENTILE_METHOD = "linear interpolation between order statistics (numpy's default, DuckDB quantile_cont)"
-"""How p90 and p99 are computed, in words a report can print."""
+"""Description of the percentile method behind p90 and p99, for reports to print."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def median_ci(samples: ArrayLike, confidence: float = 0.95) -> Interval:
     """Return the distribution-free confidence interval of the median (see `MEDIAN_CI_METHOD`).
 
     The interval needs no assumption about the shape of the distribution, only
-    independent samples. It reaches at least `confidence`; `coverage` holds the
+    independent samples. It reaches at least `confidence`, and `coverage` is the
     exact level reached. Fewer than 6 samples cannot give a 95% interval, and
     the bounds are then None.
     """
