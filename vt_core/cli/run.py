@@ -130,11 +130,21 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(format_summary(results, time.monotonic() - started, store.path))
+        if not launcher.spool_message:
+            print()
+            print(matrix_markdown(store))
     if launcher.spool_message:
         print(f"warning: {launcher.spool_message}", file=sys.stderr)
 
     failed = [r for r in results if r.status in (FAIL, MISMATCH)]
     return 1 if failed else 0
+
+
+def matrix_markdown(store) -> str:
+    """Return the compatibility matrix of the whole database as Markdown."""
+    from vt_core.reports.matrix import build_matrix, render_markdown
+
+    return render_markdown(build_matrix(store))
 
 
 def format_summary(results: list[JobResult], wall_s: float, db_path: Any) -> str:
