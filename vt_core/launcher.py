@@ -37,7 +37,7 @@ STDERR_TAIL_LINES = 40
 """Lines of worker standard error kept for the message of a crashed job."""
 
 STREAM_LIMIT_BYTES = 64 * 1024 * 1024
-"""Longest protocol line accepted; a result with many samples is one long line."""
+"""Maximum length of one protocol line; a result with many samples is one long line."""
 
 WATCHDOG_INTERVAL_S = 0.2
 
@@ -87,12 +87,12 @@ def expand_models(models: Iterable[str]) -> list[str]:
 
 
 def plan_jobs(models: Sequence[str], platforms: Sequence[str], settings: Settings | None = None, *,
-              platform_info: Sequence[dict[str, Any]] | None = None, run_id: str | None = None) -> list[JobSpec]:
+              run_id: str | None = None) -> list[JobSpec]:
     """Return one JobSpec per (model, platform), models first, platforms in matrix order.
 
-    Family names expand to their default model. `platform_info` is accepted so
-    callers can pass detection results along; unavailable platforms still get a
-    job, which the launcher records as `unavailable` without starting a worker.
+    Family names expand to their default model. Platforms absent on this machine
+    still get a job, and `Launcher.run` records it as `unavailable` without
+    starting a worker when it is given the detection results.
     """
     settings = settings or Settings()
     settings.validate()

@@ -227,7 +227,7 @@ class VtApp(App[int]):
             raise ValueError("no platform selected; tick at least one available platform")
         from vt_core.launcher import Launcher, plan_jobs
 
-        jobs = plan_jobs(list(models), list(platforms), settings, platform_info=self.platforms)
+        jobs = plan_jobs(list(models), list(platforms), settings)
         factory = self._launcher_factory or Launcher
         self.launcher = factory(store=self.services.store, concurrency=1, command="vt-tui app")
         self.run_state = RunState.from_jobs(jobs)

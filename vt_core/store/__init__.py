@@ -136,8 +136,8 @@ class Store:
                 schema.migrate(con)
                 self._migrated = True
             elif read_only and schema.current_version(con) < schema.LATEST_VERSION:
-                # An older file opened read-only: migrate a copy in memory is not possible,
-                # so reopen it writable once to bring it up to date.
+                # A file written by an older vt-tui: readers expect the latest schema,
+                # so open it writable once to migrate it, then reopen it read-only.
                 con.close()
                 with self.connect() as writable:
                     pass
