@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,6 +144,30 @@ def test_require_install_names_setup_command(tmp_path, monkeypatch):
     with pytest.raises(ortweb.OrtWebNotInstalled) as caught:
         ortweb.require_install()
     assert ortweb.SETUP_COMMAND in str(caught.value)
+
+
+def test_workspace_removes_dead_workers_folders():
+    from vt_core.runners.browser.runner import OWNER_FILE, job_folder_root, new_job_workspace
+
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    root = job_folder_root()
+    stale = root / "stale-job"
+    (stale / "served").mkdir(parents=True)
+    (stale / OWNER_FILE).write_text(str(exited.pid))
+    running = root / "running-job"
+    running.mkdir(parents=True)
+    (running / OWNER_FILE).write_text(str(os.getpid()))
+
+    served, profiles = new_job_workspace("new-job")
+
+    assert not stale.exists()
+    assert running.exists()
+    assert served.parent == root / "new-job"
+    assert profiles.parent == root / "new-job"
+    assert (root / "new-job" / OWNER_FILE).read_text() == str(os.getpid())
+    shutil.rmtree(running)
+    shutil.rmtree(root / "new-job")
 
 
 def test_chromium_env_pointing_nowhere(tmp_path, monkeypatch):
@@ -288,8 +314,8 @@ def test_worker_stores_webgpu_and_webnn(tiny_clip, tiny_blip, db_path):
     assert clip_gpu.extra["execution_provider"] == "webgpu"
     assert clip_gpu.extra["onnx"]["opset"] >= 17
 
-    # BLIP runs its greedy loop in the page; a different token is a mismatch with
-    # the position, any other failure must carry a precise error type.
+    # BLIP runs its greedy loop in the page. A different token is a mismatch that
+    # names the position, and any other failure must carry a precise error type.
     assert blip_gpu.status in ("pass", "mismatch", "fail")
     if blip_gpu.status == "pass":
         assert blip_gpu.comparison["tokens_match"] is True

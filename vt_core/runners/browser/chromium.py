@@ -33,14 +33,14 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--disable-sync",
     "--disable-background-networking",
     "--disable-component-update",
-    # WebGPU is behind this flag on Linux. Without a usable Vulkan GPU Chromium
-    # answers with its SwiftShader fallback adapter, which runs on the CPU.
+    # WebGPU is behind this flag on Linux. Without a usable Vulkan GPU, Chromium
+    # returns its SwiftShader fallback adapter, which runs on the CPU.
     "--enable-unsafe-webgpu",
     # Vulkan lets WebGPU reach a real GPU on Linux. WebMachineLearningNeuralNetwork
     # exposes navigator.ml; whether createContext() succeeds depends on the build.
     "--enable-features=Vulkan,WebMachineLearningNeuralNetwork",
-    # Makes performance.measureUserAgentSpecificMemory() answer at once instead
-    # of at the next garbage collection (up to about 20 s later).
+    # Makes performance.measureUserAgentSpecificMemory() resolve at once. Without
+    # it the promise waits for a garbage collection: 10 s on an idle Chromium 156 page.
     "--enable-blink-features=ForceEagerMeasureMemory",
 )
 
@@ -92,10 +92,12 @@ class BrowserPage:
     console: list[str]
     """Console messages and page errors, oldest first (capped), for error reports."""
 
-    def call(self, function: str, argument: Any = None, *, timeout_s: float | None = None) -> dict[str, Any]:
-        """Call `window.vtRunner.<function>(argument)` in the page and return its JSON result."""
-        if timeout_s is not None:
-            self.page.set_default_timeout(timeout_s * 1000)
+    def call(self, function: str, argument: Any = None) -> dict[str, Any]:
+        """Call `window.vtRunner.<function>(argument)` in the page and return its JSON result.
+
+        Playwright's evaluate has no time limit; the launcher's phase timeout
+        kills the worker, and Chromium with it, when a call hangs.
+        """
         return self.page.evaluate(f"(argument) => window.vtRunner.{function}(argument)", argument)
 
     def cdp_metrics(self) -> dict[str, float]:
@@ -113,11 +115,27 @@ _CONSOLE_LIMIT = 200
 
 
 @contextmanager
-def open_runner_page(url: str, *, timeout_s: float = 120.0) -> Iterator[BrowserPage]:
+def _profile_dir(parent: Path | None) -> Iterator[str]:
+    if parent is None:
+        with tempfile.TemporaryDirectory(prefix="vt-chromium-") as path:
+            yield path
+        return
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="profile-", dir=parent))
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def open_runner_page(url: str, *, timeout_s: float = 120.0, profile_parent: Path | None = None) -> Iterator[BrowserPage]:
     """Launch Chromium, open the runner page at `url` and yield it once `window.vtRunner` exists.
 
-    Raises ChromiumNotFound before starting anything when no browser is
-    installed. Playwright errors (launch failure, timeout) propagate.
+    The fresh user-data-dir goes under `profile_parent` (default: the system
+    temporary folder) and is deleted on exit. Raises ChromiumNotFound before
+    starting anything when no browser is installed. Playwright errors (launch
+    failure, timeout) propagate.
     """
     from playwright.sync_api import sync_playwright
 
@@ -129,7 +147,7 @@ def open_runner_page(url: str, *, timeout_s: float = 120.0) -> Iterator[BrowserP
         if len(console) < _CONSOLE_LIMIT:
             console.append(line)
 
-    with tempfile.TemporaryDirectory(prefix="vt-chromium-") as user_data_dir, sync_playwright() as playwright:
+    with _profile_dir(profile_parent) as user_data_dir, sync_playwright() as playwright:
         log.info("launching %s %s", executable, " ".join(flags))
         context = playwright.chromium.launch_persistent_context(
             user_data_dir,

@@ -150,9 +150,9 @@ def _export_graph(module: Any, args: tuple[Any, ...], target: Path, *, input_nam
 
     try:
         with warnings.catch_warnings(), torch.no_grad():
-            # The tracer warns about every Python branch on tensor shapes; the
-            # shapes of one job are fixed, and the decoder's dynamic sequence axis
-            # is checked against PyTorch by the comparison step of every run.
+            # The tracer warns about every Python branch on tensor shapes. The
+            # shapes of one job are fixed, and every run's comparison with PyTorch
+            # checks the decoder's dynamic sequence axis.
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
@@ -252,8 +252,8 @@ def export_blip(model: Any, pixel_values: Any, prompt_ids: Any) -> ExportedModel
         ids = torch.as_tensor(prompt_ids, dtype=torch.long)
         if ids.shape[0] != image_embeds.shape[0]:
             ids = ids[:1].repeat(image_embeds.shape[0], 1)
-        # A trace at length 1 may fold the sequence length into constants, so
-        # trace with at least two tokens.
+        # A dimension of size 1 can be specialised away during tracing, so trace
+        # with at least two tokens to keep the sequence axis symbolic.
         if ids.shape[1] < 2:
             ids = torch.cat([ids, ids[:, -1:]], dim=1)
         _export_graph(

@@ -37,7 +37,7 @@ SETUP_COMMAND = "vt-tui setup browser"
 # Entry module per execution provider, as the package's exports map names them
 # ("onnxruntime-web/webgpu" and "onnxruntime-web/all"). In 1.31 the webgpu
 # bundle loads the asyncify WebAssembly build with the native WebGPU execution
-# provider; the all bundle loads the JSEP build, which hosts the WebNN provider.
+# provider. The all bundle loads the JSEP build, which contains the WebNN provider.
 ENTRY_MODULES: dict[str, str] = {
     "webgpu": "ort.webgpu.min.mjs",
     "webnn": "ort.all.min.mjs",
@@ -55,7 +55,7 @@ class OrtWebNotInstalled(Exception):
 
 
 class SetupFailed(Exception):
-    """Installing onnxruntime-web failed; the message says why and what to do."""
+    """Installing onnxruntime-web failed; the message gives the cause and the fix."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Detect WebGPU and WebNN by asking headless Chromium.
 
-One browser launch answers both platforms: the probe page requests a WebGPU
+One browser launch covers both platforms: the probe page requests a WebGPU
 adapter and tries `navigator.ml.createContext()` for each WebNN device type.
 Chromium's SwiftShader adapter runs WebGPU on the CPU; it is reported with
 kind `cpu-emulation` and the device id `swiftshader-cpu-emulation` so results
@@ -39,7 +39,7 @@ def _playwright_version() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def probe_browser(timeout_s: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
-    """Launch Chromium once, run the page's probe, and return its answer plus `browser_version`.
+    """Launch Chromium once, run the page's probe, and return its result plus `browser_version`.
 
     Returns `{"ok": False, "error": {...}}` instead of raising when the browser
     cannot start, so detection always produces a platform entry.
@@ -95,7 +95,7 @@ def _versions(probe: dict[str, Any], install: ortweb.OrtWebInstall | None) -> di
 
 
 def platforms_from_probe(probe: dict[str, Any], install: ortweb.OrtWebInstall | None) -> list[dict[str, Any]]:
-    """Turn a probe answer into the webgpu and webnn platform entries."""
+    """Turn a probe result into the webgpu and webnn platform entries."""
     versions = _versions(probe, install)
     if not probe.get("ok"):
         reason = probe.get("error", {}).get("message", "the browser probe failed")

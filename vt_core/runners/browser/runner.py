@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import re
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -42,9 +44,37 @@ PAGE_TASKS = {"clip": "clip", "blip": "blip"}
 """Model family -> the inference routine of runner.mjs."""
 
 
+OWNER_FILE = "owner.pid"
+
+
 def job_folder_root() -> Path:
-    """Return the parent of the per-job served folders; next to the ONNX Runtime Web install so files hard-link."""
+    """Return the parent of the per-job folders; next to the ONNX Runtime Web install so files hard-link."""
     return paths.data_dir() / "browser" / "jobs"
+
+
+def new_job_workspace(job_id: str) -> tuple[Path, Path]:
+    """Create `<root>/<job_id>/` and return (served folder, Chromium profile parent) inside it.
+
+    The workspace records the worker's pid, and workspaces whose worker no
+    longer runs (killed on timeout or cancel, so its cleanup never ran) are
+    deleted first.
+    """
+    import psutil
+
+    root = job_folder_root()
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.iterdir():
+        try:
+            owner = int((stale / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not psutil.pid_exists(owner):
+            log.info("removing the workspace of a worker that no longer runs: %s", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+    workspace = root / (job_id or f"job-{time.time_ns()}")
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / OWNER_FILE).write_text(str(os.getpid()))
+    return workspace / "served", workspace / "profiles"
 
 
 class BrowserRunError(RuntimeError):
@@ -97,11 +127,11 @@ def classify_page_error(error: PageError) -> str:
     return "runtime_error"
 
 
-def _page_failure(error: PageError, what: str) -> BrowserRunError:
+def _page_failure(error: PageError, action: str) -> BrowserRunError:
     cls = _ERROR_CLASSES[classify_page_error(error)]
     console = [line for line in error.console if "error" in line.lower()][-5:]
     detail = ("\nbrowser console:\n" + "\n".join(console)) if console else ""
-    return cls(f"{what} failed in the page ({error.stage}): {error.name}: {error.message}{detail}")
+    return cls(f"{action} failed in the page ({error.stage}): {error.name}: {error.message}{detail}")
 
 
 class BrowserRunner(Runner):
@@ -123,6 +153,7 @@ class BrowserRunner(Runner):
         self.webnn_device_type: str | None = None
         self.platform_entry: dict[str, Any] | None = None
         self.page_memory_mb: float | None = None
+        self.workspace: Path | None = None
 
     # --- availability -------------------------------------------------------------
 
@@ -198,16 +229,15 @@ class BrowserRunner(Runner):
             "export_time_s": self.exported.export_time_s,
             "generation_loop": "in the page, greedy, no key/value cache" if self.family == "blip" else None,
         }
-        # The browser holds its own copy of the weights; free PyTorch's.
+        # The browser loads its own copy of the weights, so free PyTorch's.
         self.torch_model = None
         gc.collect()
 
     def compile(self, model: ResolvedModel, task: Task, spec: JobSpec, reporter: Reporter) -> None:
         install = ortweb.require_install()
-        jobs_root = job_folder_root()
-        jobs_root.mkdir(parents=True, exist_ok=True)
-        folder = jobs_root / (spec.job_id or f"job-{time.time_ns()}")
-        self.session = PageSession(folder, install, timeout_s=spec.settings.timeout_s)
+        served, profiles = new_job_workspace(spec.job_id)
+        self.workspace = served.parent
+        self.session = PageSession(served, install, timeout_s=spec.settings.timeout_s, profile_parent=profiles)
         graphs = {role: self.exported.path(role) for role in self.exported.graphs}
         names = self.session.lay_out(self.provider, graphs)
         browser = self.session.open()
@@ -319,11 +349,16 @@ class BrowserRunner(Runner):
 
     def memory_stats(self) -> dict[str, float | None]:
         # Inference ran in Chromium, so the worker's own RSS (PyTorch loaded for
-        # the export) says nothing about it: report the page's figure or None.
+        # the export) does not measure it. Report the page's figure or None.
         return {"peak_rss_mb": self.page_memory_mb}
 
     def close(self) -> None:
         self.torch_model = None
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+        try:
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+        finally:
+            if self.workspace is not None:
+                shutil.rmtree(self.workspace, ignore_errors=True)
+                self.workspace = None

@@ -5,7 +5,7 @@ page, so every response carries `Cross-Origin-Opener-Policy: same-origin` and
 `Cross-Origin-Embedder-Policy: require-corp`. WebGPU and WebNN also need a
 secure context, which `http://127.0.0.1` is.
 
-The server binds 127.0.0.1 on a port the OS picks and answers GET and HEAD for
+The server binds 127.0.0.1 on a port the OS picks and serves GET and HEAD for
 regular files inside its root folder only. A request whose path leaves the root
 (`..` segments, percent-encoded dots, absolute paths, symlinks that resolve
 outside) gets 403; anything else that is not a regular file gets 404. Requests

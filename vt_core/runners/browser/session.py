@@ -1,8 +1,8 @@
 """One job's browser session: the served folder, the Chromium page, and the calls into it.
 
 `PageSession` lays out a private folder with the page, the ONNX Runtime Web
-files, the exported graphs and the input tensors; serves it from a loopback
-server; opens it in headless Chromium; and drives `window.vtRunner`. Files are
+files, the exported graphs and the input tensors. It serves the folder from a
+loopback server, opens it in headless Chromium and calls `window.vtRunner`. Files are
 hard-linked when the folder shares a file system with the caches and copied
 otherwise, because the server refuses symlinks that leave the folder. The
 folder, the server and the browser all go away in `close()`.
@@ -33,7 +33,7 @@ INPUTS_MANIFEST = "inputs.json"
 INPUTS_DATA = "inputs.bin"
 
 MEASURE_CHUNK_MS = 500.0
-"""Longest stretch the page times before returning samples, so progress can be reported."""
+"""Maximum time the page spends timing before it returns samples, so progress can be reported."""
 MEMORY_TIMEOUT_MS = 5000
 
 
@@ -105,8 +105,10 @@ def write_inputs(folder: Path, tensors: dict[str, np.ndarray]) -> None:
 class PageSession:
     """Serve a job folder and drive the runner page in headless Chromium."""
 
-    def __init__(self, folder: Path, install: ortweb.OrtWebInstall, *, timeout_s: float = 900.0) -> None:
+    def __init__(self, folder: Path, install: ortweb.OrtWebInstall, *, timeout_s: float = 900.0,
+                 profile_parent: Path | None = None) -> None:
         self.folder = folder
+        self.profile_parent = profile_parent
         self.install = install
         self.timeout_s = timeout_s
         self._stack = contextlib.ExitStack()
@@ -139,7 +141,7 @@ class PageSession:
         """Start the server and open the page; call once after `lay_out`."""
         self.server = self._stack.enter_context(JobFileServer(self.folder))
         self.browser = self._stack.enter_context(
-            open_runner_page(self.server.url("index.html"), timeout_s=self.timeout_s)
+            open_runner_page(self.server.url("index.html"), timeout_s=self.timeout_s, profile_parent=self.profile_parent)
         )
         return self.browser
 

@@ -3,8 +3,8 @@
 // Python (vt_core.runners.browser) serves this folder on 127.0.0.1, opens
 // index.html in headless Chromium and calls the functions on window.vtRunner
 // through Playwright's page.evaluate. Every function resolves to a plain JSON
-// object; a failure resolves to {ok: false, error: {...}} instead of throwing,
-// so that Python sees the browser's own error name and message.
+// object. A failure resolves to {ok: false, error: {...}} instead of throwing,
+// so that Python receives the browser's own error name and message.
 //
 // Timing uses performance.now() around each complete inference: session.run()
 // resolves only after the outputs are read back to CPU memory, so a WebGPU
@@ -333,7 +333,7 @@ function lastOutput() {
 }
 
 // performance.measureUserAgentSpecificMemory exists only in cross-origin
-// isolated pages, and Chromium may delay its answer until the next garbage
+// isolated pages. Chromium may resolve it only after the next garbage
 // collection, so the caller bounds the wait.
 async function measureMemory({ timeoutMs }) {
   if (typeof performance.measureUserAgentSpecificMemory !== "function") {
