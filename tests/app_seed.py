@@ -129,8 +129,23 @@ def seeded_app(db_path: Path, *, reports_dir: Path | None = None, theme: str | N
     return VtApp(AppConfig(db_path=db_path, theme=theme), services=services)
 
 
-async def settle(pilot) -> None:
-    """Wait until the app's workers are done and the screen has caught up."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+async def settle(pilot, rounds: int = 5) -> None:
+    """Wait until the app's workers are done and the screen has caught up.
+
+    A newer load cancels an older one of the same group, so cancelled workers
+    are expected; a failed worker raises. Workers that start others (the stats
+    table loads its charts) need more than one round. A run is not waited for.
+    """
+    from textual.worker import WorkerCancelled
+
+    for _ in range(rounds):
+        await pilot.pause()
+        pending = [w for w in pilot.app.workers if not w.is_finished and w.group != "run"]
+        if not pending:
+            break
+        for worker in pending:
+            try:
+                await worker.wait()
+            except WorkerCancelled:
+                pass
     await pilot.pause()

@@ -17,6 +17,8 @@ from vt_tui.runstate import RunState
 from vt_tui.screens.base import VtScreen
 from vt_tui.screens.dialogs import ConfirmScreen
 
+WIDE = 110
+"""Terminal width from which the job table has separate state, platform and elapsed columns."""
 REDRAW_INTERVAL_S = 0.25
 """How often the job table redraws from the latest run state while this screen is in front."""
 
@@ -55,6 +57,8 @@ class LaunchScreen(VtScreen):
         self._drawn_version = -1
         self._drawn_log = 0
         self._state: RunState | None = None
+        self._wide: bool | None = None
+        self._job_model_width = 20
         self.chosen_platforms: set[str] = {"cpu"}
         """Ticked platforms, kept while detection refills the list."""
 
@@ -91,11 +95,7 @@ class LaunchScreen(VtScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        jobs = self.query_one("#launch-jobs", DataTable)
-        for key, label in (("state", "State"), ("model", "Model"), ("platform", "Platform"), ("phase", "Phase"),
-                           ("progress", "Progress"), ("elapsed", "Elapsed"), ("eta", "ETA"),
-                           ("median", "Median")):
-            jobs.add_column(label, key=key)
+        self._job_columns()
         self.watch(self.app, "platforms_version", self._fill_platforms, init=False)
         self.set_interval(REDRAW_INTERVAL_S, self._redraw)
         self._fill_platforms()
@@ -248,10 +248,7 @@ class LaunchScreen(VtScreen):
         self._drawn_version = -1
         self._drawn_log = 0
         self.query_one("#launch-log", Log).clear()
-        jobs = self.query_one("#launch-jobs", DataTable)
-        jobs.clear()
-        for row in state.jobs.values():
-            jobs.add_row(*self._cells(row, state.clock()), key=row.job_id)
+        self._job_columns()
         self._redraw()
 
     # -- progress ---------------------------------------------------------------
@@ -272,8 +269,7 @@ class LaunchScreen(VtScreen):
         now = state.clock()
         jobs = self.query_one("#launch-jobs", DataTable)
         for row in state.jobs.values():
-            for key, value in zip(("state", "model", "platform", "phase", "progress", "elapsed", "eta", "median"),
-                                  self._cells(row, now)):
+            for key, value in self._cells(row, now).items():
                 jobs.update_cell(row.job_id, key, value)
         new_lines = state.log_total - self._drawn_log
         if new_lines > 0:
@@ -283,18 +279,53 @@ class LaunchScreen(VtScreen):
         self._update_summary(state)
         self.refresh_bindings()
 
-    def _cells(self, row, now: float) -> list[object]:
-        progress = Text(glyphs.bar(row.fraction(), 10))
-        if row.phase == "measure" and row.total:
+    def _job_columns(self) -> None:
+        """Lay out the job table for the current width and fill it from the run state."""
+        jobs = self.query_one("#launch-jobs", DataTable)
+        wide = self.size.width >= WIDE
+        self._wide = wide
+        jobs.clear(columns=True)
+        if wide:
+            columns = [("State", "state", 11), ("Model", "model", 0), ("Platform", "platform", 8),
+                       ("Phase", "phase", 16), ("Progress", "progress", 16), ("Elapsed", "elapsed", 7),
+                       ("ETA", "eta", 7), ("Median", "median", 8)]
+        else:
+            # Narrow terminals: the state is its glyph, and the platform joins the model.
+            columns = [("", "state", 1), ("Job", "model", 0), ("Phase", "phase", 8), ("Progress", "progress", 11),
+                       ("Time", "elapsed", 5), ("ETA", "eta", 5), ("Median", "median", 8)]
+        fixed = sum(width + 2 for _label, _key, width in columns if width)
+        self._job_model_width = max(self.size.width - fixed - 5, 12)
+        for label, key, width in columns:
+            jobs.add_column(label, key=key, width=width or self._job_model_width)
+        state = self.vt.run_state
+        if state is not None:
+            for row in state.jobs.values():
+                jobs.add_row(*self._cells(row, state.clock()).values(), key=row.job_id)
+
+    def on_resize(self) -> None:
+        if (self.size.width >= WIDE) != self._wide:
+            self._job_columns()
+
+    def _cells(self, row, now: float) -> dict[str, object]:
+        bar_width = 8 if self._wide else 5
+        progress = Text(glyphs.bar(row.fraction(), bar_width))
+        if row.phase == "measure" and row.total and row.active:
             progress.append(f" {row.done or 0}/{row.total}")
-        model = row.model.rstrip("/").rsplit("/", 1)[-1]
         phase = row.phase or "—"
         if row.state in ("fail", "cancelled", "mismatch") and row.error_type:
             phase = row.error_type
-        return [
-            glyphs.state_text(row.state), model, row.platform, phase, progress,
-            glyphs.duration(row.elapsed(now)), glyphs.duration(row.eta(now)), glyphs.seconds(row.median_s),
-        ]
+        if self._wide:
+            state, model = glyphs.state_text(row.state), glyphs.fit_model(row.model, self._job_model_width)
+            platform = {"platform": row.platform}
+        else:
+            state = glyphs.state_text(row.state, word=False)
+            name = glyphs.fit_model(row.model, max(self._job_model_width - len(row.platform) - 1, 6))
+            model, platform = f"{row.platform} {name}", {}
+        return {
+            "state": state, "model": model, **platform, "phase": phase, "progress": progress,
+            "elapsed": glyphs.duration(row.elapsed(now)), "eta": glyphs.duration(row.eta(now)),
+            "median": glyphs.seconds(row.median_s),
+        }
 
     def _update_summary(self, state: RunState) -> None:
         text = Text(state.summary(), style="bold")

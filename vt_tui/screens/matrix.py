@@ -115,7 +115,7 @@ class MatrixScreen(VtScreen):
             text.append("  ".join(parts) if parts else "nothing tested yet")
             synthetic = [row for row in rows if row.sources == ("synthetic",)]
             if synthetic:
-                text.append(f"\n{len(synthetic)} model(s) ran only with synthetic (random) weights: marked ~",
+                text.append(f"\n{len(synthetic)} model(s) ran only with synthetic (random) weights: marked *",
                             style="dim")
         if self.table_data and self.table_data.catalog_problem:
             text.append(f"\n{self.table_data.catalog_problem}", style="yellow")
@@ -154,5 +154,5 @@ def _model_label(model_id: str, sources: tuple[str, ...], width: int) -> Text:
     synthetic = sources == ("synthetic",)
     label = Text(glyphs.fit_model(model_id, width - (2 if synthetic else 0)))
     if synthetic:
-        label.append(" ~", style="dim")
+        label.append(" *", style="dim")
     return label

@@ -112,7 +112,7 @@ class ModelsScreen(VtScreen):
             columns += [(PLATFORM_LABELS[p], p, len(PLATFORM_LABELS[p])) for p in PLATFORMS]
             if wide:
                 columns.append(("Tested", "tested", 8))
-            self._model_width = max(self.size.width - sum(w + 2 for _, _, w in columns) - 3, 16)
+            self._model_width = max(self.size.width - sum(w + 2 for _, _, w in columns) - 5, 16)
             columns.insert(1, ("Model", "model", self._model_width))
             for label, key, width in columns:
                 table.add_column(label, key=key, width=width)

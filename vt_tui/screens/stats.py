@@ -121,14 +121,14 @@ class StatsScreen(VtScreen):
         if not rows:
             note.append("No measured runs yet. Start one with the launcher (2).", style="bold")
         else:
-            selected = self._selected()
-            if selected is not None:
-                note.append_text(_figures(selected))
-                note.append("\n")
-            note.append(f"{len(rows)} group(s); figures from the {self.data.basis}.", style="dim")
+            note.append(f"{len(rows)} group(s) · figures from the {self.data.basis}", style="dim")
             flagged = sum(1 for row in rows if row.regression)
             if flagged:
-                note.append(f" {flagged} regression(s) flagged.", style="bold red")
+                note.append(f" · {flagged} regression(s) flagged", style="bold red")
+            selected = self._selected()
+            if selected is not None:
+                note.append("\n")
+                note.append_text(_figures(selected))
         if self.data and self.data.regressions_note:
             note.append(f"\n{self.data.regressions_note}", style="yellow")
         self.query_one("#stats-note", Static).update(note)
