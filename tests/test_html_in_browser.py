@@ -224,3 +224,25 @@ def test_dashboard_failure_table_is_text(pages, open_page):
 
 def test_chromium_is_the_system_browser():
     assert shutil.which("chromium") == CHROMIUM or Path(CHROMIUM).exists()
+
+
+def test_time_series_hover_shows_utc_time(pages, open_page):
+    loaded = open_page(pages[figures.TIME_SERIES])
+
+    # The first visible trace's first point; x holds milliseconds since the epoch.
+    position = loaded.evaluate(
+        """() => {
+            const gd = document.querySelector('.js-plotly-plot');
+            const trace = gd._fullData.find(t => t.visible === true);
+            const box = gd.getBoundingClientRect();
+            const xaxis = gd._fullLayout.xaxis, yaxis = gd._fullLayout.yaxis;
+            return {x: box.left + xaxis._offset + xaxis.l2p(trace.x[0]), y: box.top + yaxis._offset + yaxis.l2p(trace.y[0])};
+        }"""
+    )
+    loaded.page.mouse.move(position["x"], position["y"])
+    loaded.page.wait_for_function("() => document.querySelector('.hoverlayer').textContent.length > 0")
+    hover = loaded.evaluate("() => document.querySelector('.hoverlayer').textContent")
+
+    assert "time: 2025-03-0" in hover
+    assert "UTC" in hover
+    assert "n (samples): " in hover

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -274,6 +275,9 @@ def model_label(model_id: str, task: str | None) -> str:
 def time_series(data: FigureData, theme: str, *, with_menu: bool = True) -> go.Figure:
     """Return latency over time: per model, one line with markers per platform, with a range slider.
 
+    A point is one run's median latency; a series with more runs than
+    `queries.time_series_points` keeps shows per time bucket the median of its
+    run medians, and hover says how many runs the point covers.
     Only one model shows at a time. `with_menu` adds a dropdown to switch models;
     its buttons use method `skip` and `MODEL_MENU_SCRIPT` restyles the traces, so the
     file stays small with hundreds of models. Each trace's `meta.model` is the
@@ -293,7 +297,7 @@ def time_series(data: FigureData, theme: str, *, with_menu: bool = True) -> go.F
     for family, model_id, task, platform, _ in series:
         per_platform[(family, model_id, task, platform)] = per_platform.get((family, model_id, task, platform), 0) + 1
 
-    figure = go.Figure()
+    traces: list[dict[str, Any]] = []
     ordered = sorted(series, key=lambda k: (model_index[k[:3]], _platform_rank(k[3]), k[4] or ""))
     for key in ordered:
         family, model_id, task, platform, settings_key = key
@@ -302,21 +306,29 @@ def time_series(data: FigureData, theme: str, *, with_menu: bool = True) -> go.F
         if per_platform[(family, model_id, task, platform)] > 1:
             name = f"{platform} · {settings_key or 'default settings'}"
         index = model_index[(family, model_id, task)]
-        figure.add_trace(
-            go.Scatter(
-                x=[p["point_time"] for p in points],
-                y=[ms(p["median_s"]) for p in points],
+        color = style.platform_color(platform)
+        traces.append(
+            dict(
+                type="scatter",
+                # numpy arrays skip Plotly's per-element validation and serialize compactly,
+                # which matters with hundreds of thousands of points.
+                # Milliseconds since the epoch: a date axis reads them as UTC times, and a
+                # float64 array travels base64-encoded (Plotly does not encode int64 arrays).
+                x=np.array([p["point_time"] for p in points], dtype="datetime64[ms]").astype(np.int64).astype(np.float64),
+                y=np.array([p["median_s"] for p in points], dtype=float) * 1000.0,
+                customdata=np.array([[p["runs"], p["samples"]] for p in points], dtype=np.int32),
                 mode="lines+markers",
                 name=html_text(name),
                 legendgroup=platform,
-                line=dict(color=style.platform_color(platform)),
-                marker=dict(color=style.platform_color(platform), size=7),
-                hovertext=[_point_hover(p) for p in points],
-                hovertemplate="%{hovertext}<extra></extra>",
+                line=dict(color=color),
+                marker=dict(color=color, size=7),
+                hovertemplate=_series_hover_template(points[0]),
                 visible=index == 0,
                 meta={"family": html_text(common.family_label(family)), "platform": platform, "model": index},
             )
         )
+    # One Figure call validates each trace once; add_trace per trace would validate twice.
+    figure = go.Figure(data=traces)
 
     layout: dict[str, Any] = dict(
         title=dict(text=f"{title}: {html_text(model_label(models[0][1], models[0][2]))}<br>{subtitle(data)}"),
@@ -344,19 +356,22 @@ def _platform_rank(platform: str) -> int:
     return PLATFORMS.index(platform) if platform in PLATFORMS else len(PLATFORMS)
 
 
-def _point_hover(point: dict[str, Any]) -> str:
+def template_text(value: Any) -> str:
+    """Return `html_text(value)` with braces as entities, so a name cannot form a `%{...}` hover placeholder."""
+    return html_text(value).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _series_hover_template(point: dict[str, Any]) -> str:
+    """Return the hover template of one series; `customdata` holds [runs, samples] per point."""
     lines = [
-        f"<b>{html_text(point['model_id'])}</b>",
-        f"platform: {html_text(point['platform'])}  device: {html_text(point['device'] or 'default')}",
-        f"time: {common.fmt_time(point['point_time'])} UTC",
+        f"<b>{template_text(point['model_id'])}</b>",
+        f"platform: {template_text(point['platform'])}  device: {template_text(point['device'] or 'default')}",
+        "time: %{x|%Y-%m-%d %H:%M:%S} UTC",
+        "median: %{y:.2f} ms (runs: %{customdata[0]})",
+        "n (samples): %{customdata[1]}",
+        f"weights: {template_text(point['weights_source'] or 'unknown')}",
     ]
-    if point["runs"] > 1:
-        lines.append(f"median of {point['runs']} run medians: {common.fmt_ms(point['median_s'])} ms")
-    else:
-        lines.append(f"run median: {common.fmt_ms(point['median_s'])} ms")
-    lines.append(f"n (samples): {point['samples']}")
-    lines.append(f"weights: {html_text(point['weights_source'] or 'unknown')}")
-    return "<br>".join(lines)
+    return "<br>".join(lines) + "<extra></extra>"
 
 
 MODEL_MENU_SCRIPT = """

@@ -61,28 +61,30 @@ def result_counts(con: duckdb.DuckDBPyConnection) -> ResultCounts:
 # -- compatibility matrix -----------------------------------------------------
 
 MATRIX_CELLS_SQL = f"""
-WITH ranked AS (
+WITH latest AS (
     SELECT r.model_id,
            COALESCE(r.task, '') AS task,
            r.hardware_platform AS platform,
-           d.state,
-           COALESCE(d.model_family, r.model_type) AS family,
-           r.timestamp,
-           d.weights_source,
-           r.error_type,
-           d.error_message,
-           COALESCE(d.is_mock, FALSE) OR COALESCE(d.is_simulated, FALSE) AS flagged,
-           ROW_NUMBER() OVER (
-               PARTITION BY r.model_id, COALESCE(r.task, ''), r.hardware_platform
-               ORDER BY CASE WHEN d.state = 'unavailable' THEN 1 ELSE 0 END, r.timestamp DESC, r.id DESC
-           ) AS position
+           -- ARG_MAX over (available first, newest, highest id) picks the same row as
+           -- ROW_NUMBER() ... = 1 would, about three times faster on a million results.
+           ARG_MAX(
+               {{'state': d.state,
+                 'family': COALESCE(d.model_family, r.model_type),
+                 'timestamp': r.timestamp,
+                 'weights_source': d.weights_source,
+                 'error_type': r.error_type,
+                 'error_message': d.error_message,
+                 'flagged': COALESCE(d.is_mock, FALSE) OR COALESCE(d.is_simulated, FALSE)}},
+               ROW(CASE WHEN d.state = 'unavailable' THEN 0 ELSE 1 END, r.timestamp, r.id)
+           ) AS cell
     FROM vision_text_results r
     JOIN result_details d ON d.result_id = r.id
     WHERE d.state <> 'untested' AND {FLAG_FILTER}
+    GROUP BY ALL
 )
-SELECT model_id, task, platform, state, family, timestamp, weights_source, error_type, error_message, flagged
-FROM ranked
-WHERE position = 1
+SELECT model_id, task, platform, cell.state, cell.family, cell.timestamp, cell.weights_source, cell.error_type,
+       cell.error_message, cell.flagged
+FROM latest
 ORDER BY model_id, task, platform
 """
 """The current state of each (model, task, platform): the newest pass, mismatch or fail
@@ -141,25 +143,37 @@ sample_stats AS (
     SELECT t.model_id, t.task, t.platform, t.settings_key, t.machine_id,
            COUNT(*) AS n,
            AVG(s.latency_s) AS mean_s,
-           QUANTILE_CONT(s.latency_s, 0.5) AS median_s,
-           QUANTILE_CONT(s.latency_s, 0.9) AS p90_s,
            STDDEV_SAMP(s.latency_s) AS stdev_s,
            SUM(s.latency_s) AS total_s,
            SUM(t.batch_size) AS items,
-           LIST_SORT(LIST(s.latency_s)) AS sorted_s
+           -- One sorted list per group gives the median, p90 and the median's interval
+           -- bounds; it is about twice as fast as QUANTILE_CONT plus a sorted list.
+           LIST(s.latency_s ORDER BY s.latency_s) AS sorted_s
     FROM samples s
     JOIN timed t ON t.id = s.result_id
     GROUP BY ALL
 )
-SELECT runs.*, COALESCE(st.n, 0) AS n, st.mean_s, st.median_s, st.p90_s, st.stdev_s,
-       st.total_s, st.items, st.sorted_s
+SELECT runs.*, COALESCE(st.n, 0) AS n, st.mean_s, st.stdev_s, st.total_s, st.items, st.sorted_s
 FROM runs
 LEFT JOIN sample_stats st USING ({", ".join(GROUP_KEYS)})
 """
 
-PERF_SELECT_SQL = """
+def list_quantile(sorted_list: str, count: str, q: float) -> str:
+    """Return SQL for the q-quantile of a sorted 1-based list, interpolated linearly at (n - 1) * q.
+
+    This is numpy's default percentile method and DuckDB's QUANTILE_CONT.
+    """
+    position = f"(({count} - 1) * {q!r})"
+    low = f"{sorted_list}[CAST(FLOOR({position}) AS BIGINT) + 1]"
+    high = f"{sorted_list}[CAST(CEIL({position}) AS BIGINT) + 1]"
+    return f"({low} + ({position} - FLOOR({position})) * ({high} - {low}))"
+
+
+PERF_SELECT_SQL = f"""
 SELECT g.family, g.model_id, g.task, g.platform, g.settings_key, g.machine_id, g.device, g.precision,
-       g.batch_size, g.weights_source, g.runs, g.n, g.mean_s, g.median_s, g.p90_s,
+       g.batch_size, g.weights_source, g.runs, g.n, g.mean_s,
+       {list_quantile("g.sorted_s", "g.n", 0.5)} AS median_s,
+       {list_quantile("g.sorted_s", "g.n", 0.9)} AS p90_s,
        g.stdev_s,
        g.mean_s - k.t_critical * g.stdev_s / SQRT(g.n) AS mean_ci_low_s,
        g.mean_s + k.t_critical * g.stdev_s / SQRT(g.n) AS mean_ci_high_s,
@@ -239,38 +253,46 @@ def performance_groups(con: duckdb.DuckDBPyConnection, include_flagged: bool) ->
 TIME_SERIES_SQL = f"""
 WITH timed AS ({TIMED_RESULTS_SQL}),
 series AS (
-    SELECT *,
-           COUNT(*) OVER w AS series_runs,
-           MIN(timestamp) OVER w AS t0,
-           MAX(timestamp) OVER w AS t1,
-           ROW_NUMBER() OVER (PARTITION BY model_id, task, platform, settings_key ORDER BY timestamp, id) AS position
+    SELECT model_id, task, platform, settings_key,
+           COUNT(*) AS series_runs, MIN(timestamp) AS t0, MAX(timestamp) AS t1
     FROM timed
     WHERE median_s IS NOT NULL
-    WINDOW w AS (PARTITION BY model_id, task, platform, settings_key)
+    GROUP BY ALL
 ),
-bucketed AS (
-    SELECT *,
-           CASE WHEN series_runs <= $max_points THEN position
-                ELSE LEAST(FLOOR(DATE_DIFF('microsecond', t0, timestamp)
-                                 / GREATEST(DATE_DIFF('microsecond', t0, t1), 1) * $max_points), $max_points - 1)
-           END AS bucket
-    FROM series
+runs AS (
+    SELECT t.*, s.series_runs, s.t0, s.t1
+    FROM timed t
+    JOIN series s USING (model_id, task, platform, settings_key)
+    WHERE t.median_s IS NOT NULL
+),
+single_runs AS (
+    SELECT family, model_id, task, platform, settings_key, weights_source, device,
+           timestamp AS point_time, median_s, 1 AS runs, COALESCE(n_samples, 0) AS samples
+    FROM runs
+    WHERE series_runs <= $max_points
+),
+buckets AS (
+    SELECT ANY_VALUE(family) FILTER (WHERE family IS NOT NULL) AS family, model_id, task, platform, settings_key,
+           ANY_VALUE(weights_source) FILTER (WHERE weights_source IS NOT NULL) AS weights_source,
+           ANY_VALUE(device) FILTER (WHERE device IS NOT NULL) AS device,
+           MIN(timestamp) + (MAX(timestamp) - MIN(timestamp)) / 2 AS point_time,
+           MEDIAN(median_s) AS median_s,
+           COUNT(*) AS runs,
+           SUM(COALESCE(n_samples, 0)) AS samples
+    FROM runs
+    WHERE series_runs > $max_points
+    GROUP BY model_id, task, platform, settings_key,
+             LEAST(FLOOR(DATE_DIFF('microsecond', t0, timestamp)
+                         / GREATEST(DATE_DIFF('microsecond', t0, t1), 1) * $max_points), $max_points - 1)
 )
-SELECT ANY_VALUE(family) FILTER (WHERE family IS NOT NULL) AS family, model_id, task, platform, settings_key,
-       ANY_VALUE(weights_source) FILTER (WHERE weights_source IS NOT NULL) AS weights_source,
-       ANY_VALUE(device) FILTER (WHERE device IS NOT NULL) AS device,
-       bucket,
-       MIN(timestamp) + (MAX(timestamp) - MIN(timestamp)) / 2 AS point_time,
-       MEDIAN(median_s) AS median_s,
-       COUNT(*) AS runs,
-       SUM(COALESCE(n_samples, 0)) AS samples
-FROM bucketed
-GROUP BY model_id, task, platform, settings_key, bucket
+SELECT * FROM single_runs
+UNION ALL
+SELECT * FROM buckets
 ORDER BY model_id, task, platform, settings_key, point_time
 """
 
 TIME_SERIES_COLUMNS = (
-    "family", "model_id", "task", "platform", "settings_key", "weights_source", "device", "bucket", "point_time",
+    "family", "model_id", "task", "platform", "settings_key", "weights_source", "device", "point_time",
     "median_s", "runs", "samples",
 )
 
