@@ -180,6 +180,62 @@ def test_chromium_env_pointing_nowhere(tmp_path, monkeypatch):
     assert "VT_CHROMIUM" in answer["error"]["message"]
 
 
+def test_write_inputs_aligned_little_endian(tmp_path):
+    from vt_core.runners.browser.session import INPUTS_DATA, INPUTS_MANIFEST, write_inputs
+
+    tensors = {
+        "pixel_values": np.arange(3 * 5, dtype=np.float32).reshape(1, 3, 5),
+        "input_ids": np.array([[49406, 320, 49407]], dtype=np.int64),
+        "as_float64": np.array([0.5, 1.5]),
+    }
+    write_inputs(tmp_path, tensors)
+    manifest = json.loads((tmp_path / INPUTS_MANIFEST).read_text())
+    data = (tmp_path / INPUTS_DATA).read_bytes()
+    entries = {entry["name"]: entry for entry in manifest["tensors"]}
+    assert manifest["data"] == INPUTS_DATA
+    assert all(entry["offset"] % 8 == 0 for entry in entries.values())
+    assert entries["as_float64"]["dtype"] == "float32"
+    for name, array in tensors.items():
+        entry = entries[name]
+        count = int(np.prod(entry["dims"]))
+        stored = np.frombuffer(data, dtype=np.dtype(entry["dtype"]).newbyteorder("<"), count=count, offset=entry["offset"])
+        np.testing.assert_array_equal(stored.reshape(entry["dims"]), array.astype(entry["dtype"]))
+
+
+def test_write_inputs_rejects_bool(tmp_path):
+    from vt_core.runners.browser.session import write_inputs
+
+    with pytest.raises(TypeError, match="mask"):
+        write_inputs(tmp_path, {"mask": np.array([True, False])})
+
+
+def test_export_clip_cached_by_content(tiny_clip):
+    import torch
+
+    from vt_core.records import Settings
+    from vt_core.runners.browser import export
+    from vt_core.tasks import get_task
+
+    task = get_task("zero-shot-image-classification")
+    model = task.load_torch_model(tiny_clip, "cpu")
+    inputs = {
+        name: torch.from_numpy(array)
+        for name, array in task.make_inputs(task.load_processor(tiny_clip), Settings()).items()
+    }
+
+    first = export.export_clip(model, inputs)
+    second = export.export_clip(model, inputs)
+    with torch.no_grad():
+        model.logit_scale.add_(0.5)
+    changed = export.export_clip(model, inputs)
+
+    assert first.path("model").is_file()
+    assert second.cached is True
+    assert second.folder == first.folder
+    assert changed.key != first.key
+    assert changed.folder != first.folder
+
+
 # --- real Chromium ------------------------------------------------------------------
 
 
