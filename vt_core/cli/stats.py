@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "stats",
         help="latency statistics, regression detection and correlations",
         description="Compute statistics of the results database. --summary (the default) prints the median "
-        "with its order-statistic 95%% CI and the mean with its t-interval per model, platform and settings. "
+        "with its order-statistic 95% CI and the mean with its t-interval per model, platform and settings. "
         "--regressions finds latency and memory steps over each series' runs (optimal partitioning, then a change over the "
         "threshold that a Mann-Whitney U test confirms) and pass-to-fail changes. --correlations relates "
         "latency, memory, batch size, model size, platform and passing.",
