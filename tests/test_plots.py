@@ -30,11 +30,10 @@ def data(known):
 
 
 def viz_main(argv: list[str]) -> int:
-    """Parse `argv` as `vt-tui viz ...` would and run the handler."""
-    parser = argparse.ArgumentParser(prog="vt-tui")
-    viz.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    """Run `vt-tui ARGV` through the real command line."""
+    from vt_core.cli import main
+
+    return main(argv)
 
 
 def traces_of(figure, family_label):
@@ -311,14 +310,25 @@ def test_viz_bad_theme(capsys):
     assert "invalid choice: 'neon'" in capsys.readouterr().err
 
 
-def test_viz_without_figure(known):
-    with pytest.raises(UsageError, match="no figure selected; add one or more of --performance-comparison"):
-        viz_main(["viz", "--db", str(known.store.path)])
+def test_viz_without_figure(known, capsys):
+    status = viz_main(["viz", "--db", str(known.store.path)])
+
+    assert status == 2
+    assert "vt-tui: error: no figure selected; add one or more of --performance-comparison" in capsys.readouterr().err
 
 
-def test_viz_bad_export_format(known):
-    with pytest.raises(UsageError, match="--export-format 'gif' is invalid; use one or more of html, png, svg, pdf"):
-        viz_main(["viz", "--all", "--export-format", "html,gif", "--db", str(known.store.path)])
+def test_viz_bad_export_format(known, capsys):
+    status = viz_main(["viz", "--all", "--export-format", "html,gif", "--db", str(known.store.path)])
+
+    assert status == 2
+    assert "--export-format 'gif' is invalid; use one or more of html, png, svg, pdf" in capsys.readouterr().err
+
+
+def test_viz_selection_raises_usage_error():
+    args = argparse.Namespace(all=False, dashboard=False, **{flag: False for flag in viz.FIGURE_FLAGS})
+
+    with pytest.raises(UsageError, match="no figure selected"):
+        viz.selected_figures(args)
 
 
 def test_viz_json_of_models_is_escaped(data):
@@ -330,3 +340,18 @@ def test_viz_json_of_models_is_escaped(data):
     assert "<" not in island
     assert {m["label"].split(" · ")[0] for m in models} >= {CLIP, BLIP, SIGLIP}
     assert EVIL_ERROR not in page
+
+
+def test_viz_loads_no_model_library(known, tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from vt_core.cli import main\n"
+        f"status = main(['viz', '--all', '--db', {str(known.store.path)!r}, '--output-dir', {str(tmp_path)!r}])\n"
+        "print('LOADED', status, sorted(m for m in ('torch', 'transformers', 'openvino', 'textual') if m in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+    assert "LOADED 0 []" in completed.stdout, completed.stderr

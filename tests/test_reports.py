@@ -343,6 +343,26 @@ def test_cli_empty_database(tmp_path, monkeypatch, capsys, command):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
+def test_db_command_generate_matrix(known, tmp_path, capsys):
+    from vt_core.cli import main
+
+    status = main(["db", "--generate-matrix", "--db", str(known.store.path), "--output-dir", str(tmp_path / "out")])
+
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "| cpu | 3 / 4 | 75.0% | 0 | 1 | 0 | 0 |" in captured.out
+    assert len(list((tmp_path / "out").iterdir())) == 3
+
+
+def test_db_command_empty_database(tmp_path, capsys):
+    from vt_core.cli import main
+
+    status = main(["db", "--performance-report", "--db", str(tmp_path / "none.duckdb")])
+
+    assert status == 1
+    assert "no results in DB" in capsys.readouterr().err
+
+
 def test_cli_only_flagged_results(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VT_HOME", str(tmp_path / "home"))
     store = Store(tmp_path / "mock.duckdb")

@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     store = reports.open_store(args.db)
     written: list[Path] = []
     try:
-        folder = prepare_output_dir(args.output_dir)
         data = plots.load_figure_data(store, include_flagged=args.include_flagged)
+        folder = prepare_output_dir(args.output_dir)
         written = plots.write_figures(data, folder, kinds=kinds, formats=formats, dashboard=dashboard, theme=args.theme)
     except EmptyDatabaseError as error:
         print(f"vt-tui: {error}", file=sys.stderr)
