@@ -53,8 +53,9 @@ def build_known_db(folder: Path) -> KnownDb:
     """Write the known results to `folder / "results.duckdb"`.
 
     Expected latest states (rows x platforms, the rest untested):
-      CLIP:   cpu pass, cuda fail, rocm pass (box-b; box-a only unavailable), openvino mismatch (after an
-              earlier pass, the only openvino run that is timed), webgpu unavailable
+      CLIP:   cpu pass, cuda fail, rocm pass (box-b, while box-a only reports unavailable),
+              openvino mismatch, webgpu unavailable. An earlier openvino pass is the only
+              openvino run with timings.
       BLIP:   cpu pass (synthetic weights), openvino fail
       SigLIP: cpu pass (one sample)
       EVIL:   cpu fail with an error text full of markup, webnn pass

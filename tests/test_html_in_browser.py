@@ -229,7 +229,7 @@ def test_chromium_is_the_system_browser():
 def test_time_series_hover_shows_utc_time(pages, open_page):
     loaded = open_page(pages[figures.TIME_SERIES])
 
-    # The first visible trace's first point; x holds milliseconds since the epoch.
+    # The first visible trace's first point; x contains milliseconds since the epoch.
     position = loaded.evaluate(
         """() => {
             const gd = document.querySelector('.js-plotly-plot');

@@ -29,6 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Write figures of the results database. Choose one or more figures, or --all. "
         "HTML files embed plotly.js and open offline; PNG, SVG and PDF render through Kaleido and Chromium.",
     )
+
     figures = parser.add_argument_group("figures")
     figures.add_argument("--performance-comparison", action="store_true",
                          help="grouped bars of median latency per family and platform, with 95%% CI")
@@ -41,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     figures.add_argument("--dashboard", action="store_true",
                          help="all figures on one HTML page with family, platform and model filters")
     figures.add_argument("--all", action="store_true", help="every figure and the dashboard")
+
     parser.add_argument("--theme", choices=THEMES, default="light", help="colour theme (default: light)")
     parser.add_argument("--export-format", default="html", metavar="FORMAT[,FORMAT]",
                         help="file formats, comma-separated, from html, png, svg, pdf (default: html); "
@@ -52,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--db", default=None, metavar="PATH", help="results database (default: $VT_DB or the data directory)")
     parser.add_argument("--include-flagged", action="store_true",
                         help="include results from mock or simulated runs of the older framework")
+
     parser.set_defaults(handler=run)
     return parser
 

@@ -275,9 +275,9 @@ def model_label(model_id: str, task: str | None) -> str:
 def time_series(data: FigureData, theme: str, *, with_menu: bool = True) -> go.Figure:
     """Return latency over time: per model, one line with markers per platform, with a range slider.
 
-    A point is one run's median latency; a series with more runs than
-    `queries.time_series_points` keeps shows per time bucket the median of its
-    run medians, and hover says how many runs the point covers.
+    A point is one run's median latency. A series longer than the
+    `max_points` of `queries.time_series_points` shows one point per time bucket
+    instead: the median of its run medians, with the run count in the hover text.
     Only one model shows at a time. `with_menu` adds a dropdown to switch models;
     its buttons use method `skip` and `MODEL_MENU_SCRIPT` restyles the traces, so the
     file stays small with hundreds of models. Each trace's `meta.model` is the
@@ -362,7 +362,7 @@ def template_text(value: Any) -> str:
 
 
 def _series_hover_template(point: dict[str, Any]) -> str:
-    """Return the hover template of one series; `customdata` holds [runs, samples] per point."""
+    """Return the hover template of one series; `customdata` contains [runs, samples] per point."""
     lines = [
         f"<b>{template_text(point['model_id'])}</b>",
         f"platform: {template_text(point['platform'])}  device: {template_text(point['device'] or 'default')}",

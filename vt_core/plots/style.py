@@ -1,8 +1,8 @@
 """Colours and themes shared by every figure.
 
-Each platform keeps one colour in every figure (Okabe-Ito palette, readable with
-colour-vision deficiencies); states always carry a glyph and a word as well, so
-no figure depends on colour alone.
+Each platform keeps one colour in every figure, from the Okabe-Ito palette, which
+stays distinct with colour-vision deficiencies. States also carry a glyph and a
+word, so no figure depends on colour alone.
 """
 
 from __future__ import annotations

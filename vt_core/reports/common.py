@@ -12,7 +12,6 @@ import datetime as dt
 import html
 import io
 import json
-import math
 import os
 import uuid
 from collections.abc import Iterable, Sequence
@@ -35,11 +34,11 @@ UNKNOWN_FAMILY = "unknown"
 
 
 class ReportError(RuntimeError):
-    """A report could not be built; the message says why and what to do."""
+    """A report could not be built. The message names the cause and the next step."""
 
 
 class EmptyDatabaseError(ReportError):
-    """The database holds no result that a report could show."""
+    """The database contains no result that a report could show."""
 
 
 def empty_database_message(db_path: Path | str, flagged_only: int = 0) -> str:
@@ -113,14 +112,6 @@ def csv_text(value: Any) -> Any:
 
 
 # -- number formatting --------------------------------------------------------
-
-def finite(value: Any) -> float | None:
-    """Return `value` as a float, or None for None and NaN."""
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
 
 def fmt_ms(seconds: float | None, digits: int = 2) -> str:
     return "" if seconds is None else f"{seconds * 1000:.{digits}f}"

@@ -1,7 +1,7 @@
 """The compatibility matrix: the current state of every model on the seven platforms.
 
 One row per (model, task), one table per model family, platforms in
-`records.PLATFORMS` order. A cell holds the state of the newest pass, mismatch or
+`records.PLATFORMS` order. A cell contains the state of the newest pass, mismatch or
 fail result of that model on that platform, else `unavailable` when the platform
 was only ever absent, else `untested`.
 """

@@ -1,7 +1,7 @@
 """The performance report: latency statistics per model, platform, task, settings and machine.
 
 A group is every `pass` result that shares model, task, platform, settings key
-(device, precision, batch size, weights source) and machine; mismatching and
+(device, precision, batch size, weights source) and machine. Mismatching and
 failed runs appear in the compatibility matrix, not here. Its statistics come from the pooled per-iteration samples of those
 results, aggregated in DuckDB, never from averaging per-run averages.
 """
@@ -120,9 +120,9 @@ def geometric_mean(values: list[float]) -> float | None:
 def latest_per_comparison_key(groups: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     """Return, per (platform, model, task, precision, batch size, weights source, host), the group run last.
 
-    Devices of one platform differ in name (`cuda:0`, `GPU.1`) and a host has a
-    machine id per software set, so they are not part of the key; when several
-    groups share a key, the one with the newest run stands for it.
+    Device names differ between platforms (`cuda:0`, `GPU.1`), and one host has a
+    machine id per software set, so neither is part of the key. When several
+    groups share a key, the one with the newest run represents it.
     """
     latest: dict[tuple, dict[str, Any]] = {}
     for g in groups:

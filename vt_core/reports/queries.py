@@ -1,6 +1,6 @@
 """SQL that reports and figures read from the results database.
 
-Every aggregation over results or samples runs in DuckDB; Python only sees one
+Every aggregation over results or samples runs in DuckDB. Python receives one
 row per matrix cell, per performance group or per time-series point, so a
 database with a million results stays fast.
 
@@ -303,7 +303,7 @@ def time_series_points(con: duckdb.DuckDBPyConnection, include_flagged: bool, ma
     A point is one run's median latency (from its samples, computed at ingest).
     A series with more than `max_points` runs is cut into `max_points` equal time
     buckets, and each point is then the median of the run medians in its bucket
-    (`runs` says how many).
+    (`runs` counts them).
     """
     rows = con.execute(TIME_SERIES_SQL, {"include_flagged": include_flagged, "max_points": max_points}).fetchall()
     points = []
