@@ -4,9 +4,8 @@
    by method, flat CLIP keys, browser result, hardware test) into a temporary
    folder, imports them with `import_results`, then imports the folder again.
 2. Builds a vt-tui database of M results (with details, three samples each, two
-   machines) in DuckDB SQL, merges it into the database of step 1, merges it a
-   second time, then exports it to Parquet and merges the export into an empty
-   database.
+   machines) in DuckDB SQL and merges it into the database of step 1, twice.
+3. Exports the merged database to Parquet and merges the export into an empty one.
 
 Prints files/s and results/s for each step. The generated figures are benchmark
 input only; they never leave the temporary folder.
@@ -135,11 +134,14 @@ def build_results_database(path: Path, count: int) -> None:
 
 
 def timed(label: str, unit: str, count_of, action) -> object:
-    started = time.perf_counter()
+    """Run `action`, print its count, wall time, rate and this process's CPU time, and return its outcome."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     outcome = action()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     count = count_of(outcome)
-    print(f"{label:<44} {count:>9} {unit:<8} {seconds:8.2f} s  {count / seconds:>10.0f} {unit}/s", flush=True)
+    # CPU time shows how much of the wall time other processes on a shared machine took.
+    print(f"{label:<44} {count:>9} {unit:<8} {seconds:8.2f} s wall {cpu_seconds:8.2f} s cpu "
+          f"{count / seconds:>10.0f} {unit}/s", flush=True)
     return outcome
 
 

@@ -1,9 +1,9 @@
 """Import the older test framework's result files: `vt-tui db --import-results DIR`.
 
 Each JSON file is read, recognised by its layout (see `legacy_formats`) and
-written in one transaction: its results, their details, a `runs` row for the
-file, its `imported_files` row, and the refreshed `model_compatibility` rows of
-the models it touched. A file whose bytes were imported before is skipped by
+written whole: its results, their details, a `runs` row for the file and its
+`imported_files` row commit together with the refreshed `model_compatibility`
+rows of the models it touched, so a file is either fully stored or not at all. A file whose bytes were imported before is skipped by
 its SHA-256, and result ids are hashes of each test's content, so importing a
 folder again, or a copy of a file under another name, adds nothing.
 
@@ -36,13 +36,17 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_FILE_BYTES = 512 * 2**20
 """Larger files are reported as failed instead of being decoded into memory."""
 
+DEFAULT_FILES_PER_TRANSACTION = 50
+"""Whole files written per transaction. Each commit and compatibility refresh costs about 10 ms of
+DuckDB work, several times the cost of one small file's rows (bench_import_merge.py, duckdb 2.0.1)."""
+
 IMPORTED, SKIPPED, FAILED = "imported", "skipped", "failed"
 
 CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})(?:\s|$)", re.MULTILINE)
 
 
 class UnreadableFile(Exception):
-    """A file that cannot be decoded as one JSON document; the message says why."""
+    """A file that cannot be decoded as one JSON document; the message gives the reason."""
 
     def __init__(self, message: str, *, outcome: str = FAILED) -> None:
         super().__init__(message)
@@ -51,7 +55,7 @@ class UnreadableFile(Exception):
 
 @dataclass
 class FileReport:
-    """What happened to one file."""
+    """Outcome of importing one file."""
 
     path: str
     outcome: str
@@ -144,16 +148,31 @@ def decode_document(content: bytes) -> Any:
 # -- storing -------------------------------------------------------------------
 
 
+@dataclass
+class _PendingFile:
+    """A decoded file waiting for the transaction of its batch."""
+
+    path: Path
+    sha: str
+    tests: list[LegacyTest]
+    report: FileReport
+
+
 def import_results(store: Store, source: str | Path, *, recursive: bool = False,
                    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                   files_per_transaction: int = DEFAULT_FILES_PER_TRANSACTION,
                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Import every result file under `source` (a folder or one file) into `store`.
 
-    Each file is written in its own transaction, so a file that fails leaves
-    nothing behind and never stops the others. Raise FileNotFoundError when
-    `source` does not exist, and SchemaError or DatabaseLockedError when the
-    database cannot be used at all.
+    Files are written whole: a transaction holds up to `files_per_transaction`
+    complete files, their `imported_files` rows and the refreshed compatibility
+    of their models. When a transaction fails, its files are written again one
+    per transaction, so a bad file leaves nothing behind and never stops the
+    others. Raise FileNotFoundError when `source` does not exist, and
+    SchemaError or DatabaseLockedError when the database cannot be used at all.
     """
+    if files_per_transaction < 1:
+        raise ValueError(f"files_per_transaction must be at least 1, got {files_per_transaction}")
     root = Path(source).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"{root} not found")
@@ -163,15 +182,28 @@ def import_results(store: Store, source: str | Path, *, recursive: bool = False,
         return report
 
     with store.connect() as con:
+        batch: list[_PendingFile] = []
+        batch_shas: dict[str, str] = {}
         for number, path in enumerate(files, start=1):
             shown = str(path.relative_to(root)) if path != root else path.name
-            report.files.append(_import_file(con, path, shown, max_file_bytes))
+            outcome = _read_file(con, path, shown, max_file_bytes, batch_shas)
+            report.files.append(outcome if isinstance(outcome, FileReport) else outcome.report)
+            if isinstance(outcome, _PendingFile):
+                batch.append(outcome)
+                batch_shas[outcome.sha] = shown
+            if len(batch) >= files_per_transaction:
+                _write_batch(con, batch)
+                batch, batch_shas = [], {}
             if progress is not None:
                 progress(number, len(files))
+        if batch:
+            _write_batch(con, batch)
     return report
 
 
-def _import_file(con: duckdb.DuckDBPyConnection, path: Path, shown: str, max_file_bytes: int) -> FileReport:
+def _read_file(con: duckdb.DuckDBPyConnection, path: Path, shown: str, max_file_bytes: int,
+               batch_shas: dict[str, str]) -> FileReport | _PendingFile:
+    """Return the file's final report when it will not be written, else the file waiting for its batch."""
     try:
         size = path.stat().st_size
         if size > max_file_bytes:
@@ -183,6 +215,8 @@ def _import_file(con: duckdb.DuckDBPyConnection, path: Path, shown: str, max_fil
         return FileReport(shown, FAILED, reason=f"could not read the file: {error.strerror or error}")
 
     sha = hashlib.sha256(content).hexdigest()
+    if sha in batch_shas:
+        return FileReport(shown, SKIPPED, reason=f"same content (SHA-256) as {batch_shas[sha]}, imported in this run")
     previous = con.execute(
         "SELECT path, imported_at FROM imported_files WHERE content_sha256 = ?", [sha]
     ).fetchone()
@@ -201,58 +235,91 @@ def _import_file(con: duckdb.DuckDBPyConnection, path: Path, shown: str, max_fil
         return FileReport(shown, FAILED, reason=f"could not read its results: {type(error).__name__}: {error}")
 
     file_report = FileReport(shown, IMPORTED, variant=parsed.variant, notes=list(parsed.notes))
+    return _PendingFile(path=path.resolve(), sha=sha, tests=parsed.tests, report=file_report)
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> None:
+    """Write whole files in one transaction; after a failure, write them one per transaction."""
     try:
-        _store_file(con, parsed.tests, sha=sha, path=path.resolve(), variant=parsed.variant, report=file_report)
-    except duckdb.Error as error:
-        log.debug("storing %s failed", path, exc_info=True)
-        return FileReport(shown, FAILED, variant=parsed.variant,
-                          reason=f"writing its results failed and nothing was stored: {error}")
-    return file_report
+        counts = _write_files(con, batch)
+    except (duckdb.Error, ValueError, TypeError) as error:
+        if len(batch) > 1:
+            log.debug("a transaction of %d files failed (%s); writing them one by one", len(batch), error)
+            for pending in batch:
+                _write_batch(con, [pending])
+            return
+        log.debug("storing %s failed", batch[0].path, exc_info=True)
+        item = batch[0].report
+        item.outcome = FAILED
+        item.reason = f"writing its results failed and nothing was stored: {error}"
+        return
+    for pending, (rows, already_stored, flagged) in zip(batch, counts):
+        pending.report.rows, pending.report.already_stored, pending.report.flagged = rows, already_stored, flagged
 
 
-def _store_file(con: duckdb.DuckDBPyConnection, tests: list[LegacyTest], *, sha: str, path: Path, variant: str,
-                report: FileReport) -> None:
-    """Write the tests of one file, its run and its imported_files row in one transaction."""
-    run_id = f"legacy-{sha[:16]}"
+def _write_files(con: duckdb.DuckDBPyConnection, batch: list[_PendingFile]) -> list[tuple[int, int, int]]:
+    """Write the tests, run and imported_files row of each file in one transaction.
+
+    Return (new rows, tests already stored, new rows flagged mock or simulated) per file.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
-        ids = [t.result.job_id for t in tests]
+        ids = [t.result.job_id for pending in batch for t in pending.tests]
         stored = {
             row[0] for row in con.execute(
                 "SELECT id FROM vision_text_results WHERE id IN (SELECT UNNEST(?))", [ids]
             ).fetchall()
         }
-        touched: set[str] = set()
-        added: list[LegacyTest] = []
-        for test in tests:
-            result = test.result
-            if result.job_id in stored:
-                report.already_stored += 1
-                continue
-            stored.add(result.job_id)
-            result.run_id = run_id
-            result.extra["source_file"] = str(path)
-            insert_result(con, result)
-            added.append(test)
-            touched.add(result.model_id)
-            report.rows += 1
-            if result.extra.get("is_mock") or result.extra.get("is_simulated"):
-                report.flagged += 1
+        counts = []
+        all_added: list[LegacyTest] = []
+        runs: list[list[Any]] = []
+        for pending in batch:
+            added = _insert_new_tests(con, pending, stored)
+            all_added.extend(added)
+            flagged = sum(1 for t in added if t.result.extra.get("is_mock") or t.result.extra.get("is_simulated"))
+            counts.append((len(added), len(pending.tests) - len(added), flagged))
+            if added:
+                times = sorted(t.result.finished_at for t in pending.tests if t.result.finished_at)
+                runs.append([
+                    added[0].result.run_id, times[0], times[-1], f"vt-tui db --import-results {pending.path}",
+                    json.dumps({"legacy_variant": pending.report.variant, "content_sha256": pending.sha}), len(added),
+                ])
 
-        _write_summaries(con, added)
-        if report.rows:
-            times = sorted(t.result.finished_at for t in tests if t.result.finished_at)
+        # The rows of a whole batch go in with one statement per table: each statement costs
+        # about a millisecond in DuckDB, more than the rows of a small file.
+        _write_summaries(con, all_added)
+        if runs:
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
-                [run_id, times[0], times[-1], f"vt-tui db --import-results {path}",
-                 json.dumps({"legacy_variant": variant, "content_sha256": sha}), report.rows],
+                "INSERT INTO runs SELECT UNNEST(?), UNNEST(?::TIMESTAMP[]), UNNEST(?::TIMESTAMP[]), UNNEST(?), "
+                "UNNEST(?::JSON[]), UNNEST(?::INTEGER[]) ON CONFLICT (run_id) DO NOTHING",
+                [list(column) for column in zip(*runs)],
             )
-        con.execute("INSERT INTO imported_files VALUES (?, ?, ?, ?)", [sha, str(path), utc_now(), report.rows])
-        refresh_compatibility(con, touched)
+        con.execute(
+            "INSERT INTO imported_files SELECT UNNEST(?), UNNEST(?), ?, UNNEST(?::INTEGER[])",
+            [[p.sha for p in batch], [str(p.path) for p in batch], utc_now(), [c[0] for c in counts]],
+        )
+        refresh_compatibility(con, {t.result.model_id for t in all_added})
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+    return counts
+
+
+def _insert_new_tests(con: duckdb.DuckDBPyConnection, pending: _PendingFile, stored: set[str]) -> list[LegacyTest]:
+    """Insert the results of one file's tests that are not in `stored`; return the tests added."""
+    run_id = f"legacy-{pending.sha[:16]}"
+    added: list[LegacyTest] = []
+    for test in pending.tests:
+        result = test.result
+        if result.job_id in stored:
+            continue
+        stored.add(result.job_id)
+        result.run_id = run_id
+        result.extra["source_file"] = str(pending.path)
+        insert_result(con, result)
+        added.append(test)
+    return added
 
 
 def _write_summaries(con: duckdb.DuckDBPyConnection, tests: list[LegacyTest]) -> None:
@@ -270,7 +337,6 @@ def _write_summaries(con: duckdb.DuckDBPyConnection, tests: list[LegacyTest]) ->
         patches.append(json.dumps({"statistics": statistics, "legacy_summary": summary.to_dict()}))
     if not ids:
         return
-    # One statement per table for the whole file: each statement costs about a millisecond in DuckDB.
     con.execute(
         "UPDATE vision_text_results AS t SET avg_inference_time = v.average, "
         "results = json_merge_patch(t.results, v.patch::JSON) "
@@ -292,10 +358,11 @@ def cli_import_results(args: argparse.Namespace) -> int:
     """Run `vt-tui db --import-results DIR`: print a report per file, return 0, 1 (a file failed) or 2."""
     store = Store(args.db)
     source = Path(args.import_results).expanduser()
+    progress = _print_progress if sys.stderr.isatty() else None
     try:
-        report = import_results(store, source, recursive=bool(getattr(args, "recursive", False)))
+        report = import_results(store, source, recursive=bool(getattr(args, "recursive", False)), progress=progress)
     except FileNotFoundError:
-        print(f"vt-tui: error: --import-results {source}: folder not found; pass the folder that holds "
+        print(f"vt-tui: error: --import-results {source}: folder not found; pass the folder that contains "
               "the older framework's JSON result files", file=sys.stderr)
         return 2
     except SchemaError as error:
@@ -316,6 +383,12 @@ def cli_import_results(args: argparse.Namespace) -> int:
         print(f"vt-tui: no .json files found in {source}{hint}", file=sys.stderr)
         return 1
     return 1 if report.count(FAILED) else 0
+
+
+def _print_progress(done: int, total: int) -> None:
+    if done % 100 == 0 or done == total:
+        end = "\n" if done == total else ""
+        print(f"\rread {done}/{total} files", end=end, file=sys.stderr, flush=True)
 
 
 def print_report(report: ImportReport, stream: Any) -> None:

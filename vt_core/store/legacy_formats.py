@@ -1,9 +1,9 @@
 """Readers for the result files of the older test framework.
 
 The older framework wrote JSON in many layouts, one per script and version.
-`parse_document` recognises each layout it knows (a *variant*) and turns every
+`parse_document` recognises each known layout (a *variant*) and turns every
 test in the document into a `LegacyTest`: one model on one platform, with its
-outcome and the figures the file holds. Nothing here touches the database.
+outcome and the figures the file contains. Nothing here touches the database.
 
 Variants, by the name stored in `result.extra["legacy_variant"]`:
 
@@ -12,7 +12,7 @@ Variants, by the name stored in `result.extra["legacy_variant"]`:
   `<kind>_avg_time`, min/max/load times and `<kind>_error_type`; plus
   `performance`, `hardware` and `metadata` (model, task, class, ISO timestamp).
 - `flat`: CLIP-style keys `cpu_init`, `cuda_handler`, `openvino_init`, ... at the
-  top level, `metadata.test_model` and an epoch timestamp; `status` holds the
+  top level, `metadata.test_model` and an epoch timestamp; `status` contains the
   same keys in a smaller variant.
 - `performance_wrapper`: `{metadata, results}` with the flat form inside.
 - `performance_suite`: `results["skills/test_hf_x.py"].performance_metrics.<platform>`.
@@ -100,7 +100,7 @@ class NotAResultFile(Exception):
 
 
 class NoTestResults(Exception):
-    """The document is a result file but holds no test that can be imported."""
+    """The document is a result file but contains no test that can be imported."""
 
 
 @dataclass
@@ -122,7 +122,7 @@ class LegacyTest:
     """One test of a legacy file, ready to store."""
 
     key: str
-    """Where the test sits in the file, such as `results.pipeline_cuda`."""
+    """Location of the test in the file, such as `results.pipeline_cuda`."""
     result: JobResult
     summary: LegacySummary = field(default_factory=LegacySummary)
 
@@ -144,7 +144,7 @@ def result_id(identity: Any) -> str:
     """Return the result id of a legacy test: a hash of the test's own content.
 
     Hashing the test rather than the file makes a test that the older framework
-    copied into several files (a single browser result and the batch that holds
+    copied into several files (a single browser result and the batch that contains
     it, a functionality run and the benchmark suite around it) one row.
     """
     canonical = json.dumps(identity, sort_keys=True, default=str, separators=(",", ":"))
@@ -439,7 +439,7 @@ def parse_document(data: Any) -> ParsedDocument:
         raise NotAResultFile(f"no known result layout (top-level keys: {keys})")
 
     if not parsed.tests:
-        reason = "; ".join(parsed.notes) if parsed.notes else "it holds no test results"
+        reason = "; ".join(parsed.notes) if parsed.notes else "it contains no test results"
         raise NoTestResults(f"{parsed.variant} file without importable tests: {reason}")
     return parsed
 
@@ -500,7 +500,7 @@ def _skill_console_reason(data: dict[str, Any]) -> str:
         for name, entry in tests.items()
         if isinstance(entry, dict) and entry.get("json_parse_error")
     ]
-    reason = "it holds only the console output of test skills, not their results"
+    reason = "it contains only the console output of test skills, not their results"
     if errors:
         reason += "; the older framework could not parse them either (" + "; ".join(errors)[:300] + ")"
     return reason
@@ -790,7 +790,7 @@ def _parse_performance_suite(data: dict[str, Any]) -> ParsedDocument:
             if facts is None:
                 continue
             # NOTE: these files name the test skill (hf_clip), not the checkpoint it loaded, so the
-            # skill name is the model id; `model_id_source` says so in the stored result.
+            # skill name is the model id; `model_id_source` records this in the stored result.
             facts.extra["model_id_source"] = f"test file {test_file}"
             parsed.tests.append(build_test(facts, parsed.variant))
     return parsed
