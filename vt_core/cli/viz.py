@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the requested figures, print each path on stdout, and open them with --browser."""
     kinds, dashboard = selected_figures(args)
     formats = parse_formats(args.export_format)
-    if dashboard and formats != ["html"] and not kinds:
+    if dashboard and formats != ["html"]:
         print("note: the dashboard is interactive and is written as HTML only", file=sys.stderr)
 
     from vt_core import plots, reports
