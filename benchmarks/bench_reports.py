@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"  {path.stat().st_size / 2**20:8.2f} MiB  {path.name}")
     finally:
-        if args.output_dir is None and args.db is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        # The work folder contains only what no option asked to keep: the generated
+        # database without --db, the written files without --output-dir.
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
