@@ -256,12 +256,12 @@ class StatsData:
     rows: list[StatRow]
     basis: str
     """What the figures are computed from, shown under the table."""
-    regressions_note: str | None = None
-    """Why regression flags are absent, or None when detection ran."""
+    regressions: str = "pending"
+    """`pending` while detection runs, `done` when the flags are set, else why they are absent."""
 
 
 def load_statistics(store: Store, *, pooled: bool = False) -> StatsData:
-    """Return per model x platform x settings statistics with regression flags.
+    """Return per model x platform x settings statistics, without regression flags.
 
     The figures come from `vt_core.stats.group_statistics`: the samples of each
     group's latest run, or with `pooled` the samples of all its pass results.
@@ -282,28 +282,29 @@ def load_statistics(store: Store, *, pooled: bool = False) -> StatsData:
     ]
     rows.sort(key=lambda row: (row.model_id, PLATFORMS.index(row.platform) if row.platform in PLATFORMS else 99,
                                row.settings_key or ""))
-    note = _flag_regressions(store, rows)
     basis = "pass results of all runs, pooled" if pooled else "latest run of each model, platform and settings"
-    return StatsData(rows=rows, basis=basis, regressions_note=note)
+    return StatsData(rows=rows, basis=basis)
 
 
-def _flag_regressions(store: Store, rows: list[StatRow]) -> str | None:
-    """Set `regression` on rows with a standing regression; return why detection did not run, if it did not."""
-    from vt_core import stats
+RegressionFlags = dict[tuple[str, str, str | None], str]
+"""(model_id, platform, settings_key) -> a short description of the regressions that still stand."""
 
+
+def load_regression_flags(store: Store) -> RegressionFlags:
+    """Return the standing regressions found by `vt_core.stats.find_regressions`, by group.
+
+    This reads the whole history and tests raw samples, which takes much longer
+    than the statistics table on a large database, so the screen loads it second.
+    """
+    stats = import_optional("vt_core.stats", "regression detection")
     find_regressions = getattr(stats, "find_regressions", None)
     if find_regressions is None:
-        return "regression detection is not available yet (vt_core.stats.find_regressions is missing)"
-    by_key: dict[tuple[str, str, str | None], list[Any]] = {}
+        raise FeatureMissing("regression detection is not available yet: vt_core.stats.find_regressions is missing")
+    flags: dict[tuple[str, str, str | None], list[str]] = {}
     for item in find_regressions(store):
-        if item.direction != "regression":
-            continue
-        by_key.setdefault((item.model_id, item.platform, item.settings_key), []).append(item)
-    for row in rows:
-        items = by_key.get((row.model_id, row.platform, row.settings_key))
-        if items:
-            row.regression = ", ".join(_describe_regression(item) for item in items)
-    return None
+        if item.direction == "regression":
+            flags.setdefault((item.model_id, item.platform, item.settings_key), []).append(_describe_regression(item))
+    return {key: ", ".join(parts) for key, parts in flags.items()}
 
 
 def _describe_regression(item: Any) -> str:
@@ -376,6 +377,14 @@ def age(timestamp: Any, now: dt.datetime) -> str:
     if days < 60:
         return f"{days}d ago"
     return timestamp.strftime("%Y-%m-%d")
+
+
+def shared_model_table(services: Any, version: int, *, refresh: bool = False) -> ModelTable:
+    """Return the model table of data version `version`, built once for all screens."""
+    if refresh:
+        services.models(refresh=True)
+    build = lambda: load_model_table_with_catalog(services.store, services)  # noqa: E731
+    return services.shared("models", version, build, rebuild=refresh)
 
 
 def load_model_table_with_catalog(store: Store, services: Any) -> ModelTable:

@@ -40,18 +40,26 @@ def _lock_for(path: Path) -> threading.RLock:
 
 
 class AppStore(Store):
-    """A Store whose connections to one file never overlap within this process.
+    """A Store for the app: connections to one file never overlap, and DuckDB prints nothing.
 
     DuckDB refuses a read-only connection to a file that the same process has
     open for writing, and the reverse ("different configuration"). The app
     reads in thread workers while the launcher writes results in its own
-    thread, so every connection to the file takes one lock per path.
+    thread, so every connection to the file takes one lock per path. DuckDB
+    also draws a progress bar on the terminal during long queries, over the
+    app's screen, so each connection turns it off.
+
+    NOTE: reads do not run in parallel either, and a result the launcher stores
+    waits for the read in progress (it is in the spool file meanwhile). On a
+    database of a million results the longest read, regression detection, takes
+    tens of seconds.
     """
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[Any]:
         with _lock_for(self.path):
             with super().connect(read_only=read_only) as con:
+                con.execute("SET enable_progress_bar = false")
                 yield con
 
 
@@ -154,6 +162,8 @@ class Services:
 
     _models_cache: list[ModelInfo] | None = None
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
+    _tables: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    _tables_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """Return the known models, scanning folders and the cache once per app unless `refresh`."""
@@ -161,6 +171,21 @@ class Services:
             if self._models_cache is None or refresh:
                 self._models_cache = self.list_models(self.model_dirs)
             return list(self._models_cache)
+
+    def shared(self, name: str, version: int, build: Callable[[], Any], *, rebuild: bool = False) -> Any:
+        """Return `build()` computed once per data version and shared by the screens that ask for `name`.
+
+        The model browser, the launcher and the matrix all show the same table;
+        on a large database one query for it takes seconds, so the first
+        screen to ask builds it and the others wait for that result.
+        """
+        with self._tables_lock:
+            cached = self._tables.get(name)
+            if cached is not None and cached[0] == version and not rebuild:
+                return cached[1]
+            value = build()
+            self._tables[name] = (version, value)
+            return value
 
     def output_dir(self) -> Path:
         if self.reports_dir is not None:

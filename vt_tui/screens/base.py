@@ -70,26 +70,28 @@ class VtScreen(Screen):
     def load(self) -> None:
         """Start loading this screen's data; the default loads nothing."""
 
-    def load_in_thread(self, fetch: Callable[[], T], apply: Callable[[T], None], *, group: str = "load") -> None:
+    def load_in_thread(self, fetch: Callable[[], T], apply: Callable[[T], None], *, group: str = "load",
+                       on_problem: Callable[[str], None] | None = None) -> None:
         """Run `fetch` in a thread worker, then `apply(result)` on the UI thread.
 
         A locked database, a missing vt_core part or a failed query goes to
-        `show_problem` instead of crashing the app. A newer load of the same
-        group cancels an older one that has not finished.
+        `on_problem` (default `show_problem`) instead of crashing the app. A
+        newer load of the same group cancels an older one that has not finished.
         """
+        problem = on_problem or self.show_problem
 
         def work() -> None:
             try:
                 data = fetch()
             except DatabaseLockedError as error:
-                self._deliver(self.show_problem, f"Database locked: {error}")
+                self._deliver(problem, f"Database locked: {error}")
                 return
             except FeatureMissing as error:
-                self._deliver(self.show_problem, str(error))
+                self._deliver(problem, str(error))
                 return
             except Exception as error:
-                log.exception("loading %s failed", self.SCREEN_NAME)
-                self._deliver(self.show_problem, f"Loading {self.SCREEN_NAME.lower()} failed: {error}")
+                log.exception("loading %s (%s) failed", self.SCREEN_NAME, group)
+                self._deliver(problem, f"Loading {self.SCREEN_NAME.lower()} failed: {error}")
                 return
             self._deliver(apply, data)
 

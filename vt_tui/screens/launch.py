@@ -12,7 +12,7 @@ from textual.widgets.selection_list import Selection
 
 from vt_core.records import PLATFORMS, PRECISIONS, WEIGHTS_CHOICES, Settings
 from vt_tui import glyphs
-from vt_tui.data import ModelTable, load_model_table_with_catalog
+from vt_tui.data import ModelTable, shared_model_table
 from vt_tui.runstate import RunState
 from vt_tui.screens.base import VtScreen
 from vt_tui.screens.dialogs import ConfirmScreen
@@ -113,7 +113,8 @@ class LaunchScreen(VtScreen):
 
     def load(self) -> None:
         services = self.vt.services
-        self.load_in_thread(lambda: load_model_table_with_catalog(services.store, services), self._fill_models)
+        version = self.vt.data_version
+        self.load_in_thread(lambda: shared_model_table(services, version), self._fill_models)
 
     def _fill_models(self, table: ModelTable) -> None:
         self.models = table

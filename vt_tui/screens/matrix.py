@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from vt_core.records import FAIL, MISMATCH, PASS, PLATFORMS
 from vt_tui import glyphs
-from vt_tui.data import ModelTable, age, group_by_family, load_model_table_with_catalog
+from vt_tui.data import ModelTable, age, group_by_family, shared_model_table
 from vt_tui.screens.base import VtScreen
 from vt_tui.screens.cell import CellScreen
 from vt_tui.widgets.tables import DetailsTable
@@ -53,7 +53,8 @@ class MatrixScreen(VtScreen):
 
     def load(self) -> None:
         services = self.vt.services
-        self.load_in_thread(lambda: load_model_table_with_catalog(services.store, services), self._show)
+        version = self.vt.data_version
+        self.load_in_thread(lambda: shared_model_table(services, version), self._show)
 
     def on_resize(self) -> None:
         if self.table_data is not None:

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, Static
 
 from vt_core.records import PLATFORMS
 from vt_tui import glyphs
-from vt_tui.data import ModelRow, ModelTable, RunRecord, age, load_history, load_model_table_with_catalog
+from vt_tui.data import ModelRow, ModelTable, RunRecord, age, load_history, shared_model_table
 from vt_tui.screens.base import VtScreen
 from vt_tui.widgets.tables import DetailsTable
 
@@ -76,14 +76,8 @@ class ModelsScreen(VtScreen):
 
     def load(self, *, refresh: bool = False) -> None:
         services = self.vt.services
-        store = services.store
-
-        def fetch() -> ModelTable:
-            if refresh:
-                services.models(refresh=True)
-            return load_model_table_with_catalog(store, services)
-
-        self.load_in_thread(fetch, self._show_table)
+        version = self.vt.data_version
+        self.load_in_thread(lambda: shared_model_table(services, version, refresh=refresh), self._show_table)
         if self.detail_model:
             self._load_history(self.detail_model)
 

@@ -11,7 +11,17 @@ from textual.widgets import DataTable, Static
 
 from vt_core.records import PLATFORMS
 from vt_tui import glyphs
-from vt_tui.data import StatRow, StatsData, TimePoint, latest_result_id, load_samples, load_statistics, load_timeline
+from vt_tui.data import (
+    RegressionFlags,
+    StatRow,
+    StatsData,
+    TimePoint,
+    latest_result_id,
+    load_regression_flags,
+    load_samples,
+    load_statistics,
+    load_timeline,
+)
 from vt_tui.screens.base import VtScreen
 from vt_tui.widgets.charts import Chart
 
@@ -52,6 +62,10 @@ class StatsScreen(VtScreen):
         self.data: StatsData | None = None
         self.chart = "bars"
         self.pooled = False
+        self._flags: RegressionFlags | None = None
+        """Regression flags of the current data version; None until detection finishes."""
+        self._flags_problem: str | None = None
+        self._flags_started = False
         self._wide: bool | None = None
         self._chart_key: tuple[str, str, str | None] | None = None
 
@@ -70,6 +84,19 @@ class StatsScreen(VtScreen):
         self._layout_charts()
 
     def load(self) -> None:
+        self._flags = None
+        self._flags_problem = None
+        self._flags_started = False
+        self._load_table()
+
+    def _load_flags(self) -> None:
+        """Start regression detection; it runs after the table because database reads take turns."""
+        self._flags_started = True
+        store = self.vt.services.store
+        self.load_in_thread(lambda: load_regression_flags(store), self._show_flags, group="regressions",
+                            on_problem=self._show_flags_problem)
+
+    def _load_table(self) -> None:
         store = self.vt.services.store
         pooled = self.pooled
         self.load_in_thread(lambda: load_statistics(store, pooled=pooled), self._show)
@@ -84,10 +111,16 @@ class StatsScreen(VtScreen):
     # -- table ---------------------------------------------------------------
 
     def _show(self, data: StatsData) -> None:
+        if self._flags is not None:
+            self._apply_flags(data, self._flags)
+        elif self._flags_problem is not None:
+            data.regressions = self._flags_problem
         self.data = data
         self._render_table()
         self._draw_bars()
         self._follow_cursor()
+        if not self._flags_started:
+            self._load_flags()
 
     def _render_table(self) -> None:
         table = self.query_one("#stats-table", DataTable)
@@ -129,13 +162,34 @@ class StatsScreen(VtScreen):
             if selected is not None:
                 note.append("\n")
                 note.append_text(_figures(selected))
-        if self.data and self.data.regressions_note:
-            note.append(f"\n{self.data.regressions_note}", style="yellow")
+        if self.data and self.data.regressions == "pending":
+            note.append(" · checking for regressions …", style="dim")
+        elif self.data and self.data.regressions != "done":
+            note.append(f"\n{self.data.regressions}", style="yellow")
         self.query_one("#stats-note", Static).update(note)
 
     def show_problem(self, message: str) -> None:
         super().show_problem(message)
         self.query_one("#stats-note", Static).update(Text(message, style="bold red"))
+
+    def _show_flags_problem(self, message: str) -> None:
+        """Keep the table and say under it why the regression flags are missing."""
+        self._flags_problem = message
+        if self.data is not None:
+            self.data.regressions = message
+            self._update_note()
+
+    def _show_flags(self, flags: RegressionFlags) -> None:
+        self._flags = flags
+        if self.data is not None:
+            self._apply_flags(self.data, flags)
+            self._render_table()
+
+    @staticmethod
+    def _apply_flags(data: StatsData, flags: RegressionFlags) -> None:
+        for row in data.rows:
+            row.regression = flags.get((row.model_id, row.platform, row.settings_key))
+        data.regressions = "done"
 
     def _selected(self) -> StatRow | None:
         table = self.query_one("#stats-table", DataTable)
@@ -166,7 +220,7 @@ class StatsScreen(VtScreen):
     def action_toggle_pooled(self) -> None:
         self.pooled = not self.pooled
         self._chart_key = None
-        self.reload()
+        self._load_table()
 
     def _draw_bars(self) -> None:
         plot = self.query_one("#chart-bars", Chart)
