@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -316,6 +318,27 @@ def test_corpus_compatibility_consistent(corpus_db):
     assert matrix["bert-base-uncased"]["states"]["cuda"] == "pass"
 
 
+@needs_corpus
+def test_cli_import_loads_no_model_library(tmp_path):
+    script = (
+        "import json, sys\n"
+        "from vt_core.cli import main\n"
+        f"status = main(['db', '--db', {str(tmp_path / 'r.duckdb')!r}, '--import-results', {str(CORPUS_DIR)!r}, "
+        "'--json'])\n"
+        "loaded = sorted(m for m in ('torch', 'transformers', 'openvino', 'textual') if m in sys.modules)\n"
+        "print('LOADED ' + json.dumps({'status': status, 'loaded': loaded}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                               cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    marker = completed.stdout.rindex("LOADED ")
+    report = json.loads(completed.stdout[:marker])
+    outcome = json.loads(completed.stdout[marker + len("LOADED "):])
+    assert outcome == {"status": 0, "loaded": []}
+    assert report["totals"]["imported"] == 24
+    assert report["totals"]["failed"] == 0
+
+
 # -- identity ----------------------------------------------------------------------
 
 
@@ -480,15 +503,17 @@ def test_large_file_imports(tmp_path, db_path):
     assert failed == 167
 
 
-def test_folder_without_json(tmp_path, db_path, capsys):
+def test_folder_without_json(tmp_path, seeded_db, capsys):
+    before = table_counts(seeded_db)
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "README.txt").write_text("no results here")
-    status = run_db("--db", str(db_path), "--import-results", str(folder))
+    status = run_db("--db", str(seeded_db), "--import-results", str(folder))
     captured = capsys.readouterr()
     assert status == 1
     assert f"no .json files found in {folder}" in captured.err
     assert "0 file(s)" in captured.out
+    assert table_counts(seeded_db) == before
 
 
 def test_missing_folder(tmp_path, db_path, capsys):

@@ -3,9 +3,10 @@
 Each JSON file is read, recognised by its layout (see `legacy_formats`) and
 written whole: its results, their details, a `runs` row for the file and its
 `imported_files` row commit together with the refreshed `model_compatibility`
-rows of the models it touched, so a file is either fully stored or not at all. A file whose bytes were imported before is skipped by
-its SHA-256, and result ids are hashes of each test's content, so importing a
-folder again, or a copy of a file under another name, adds nothing.
+rows of the models it touched, so a file is either fully stored or not at all.
+A file whose bytes were imported before is skipped by its SHA-256, and result
+ids are hashes of each test's content, so importing a folder again, or a copy
+of a file under another name, adds nothing.
 
 Mock and simulated results are stored with `result_details.is_mock` /
 `is_simulated` set, so the matrix and statistics leave them out unless asked.
@@ -164,7 +165,7 @@ def import_results(store: Store, source: str | Path, *, recursive: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Import every result file under `source` (a folder or one file) into `store`.
 
-    Files are written whole: a transaction holds up to `files_per_transaction`
+    Files are written whole: a transaction contains up to `files_per_transaction`
     complete files, their `imported_files` rows and the refreshed compatibility
     of their models. When a transaction fails, its files are written again one
     per transaction, so a bad file leaves nothing behind and never stops the
