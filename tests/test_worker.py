@@ -125,7 +125,7 @@ def test_tiny_blip_on_openvino(tiny_blip_dir: Path):
     result = assert_passed(run_worker(job(str(tiny_blip_dir), "openvino")))
     assert result["comparison"]["tokens_match"]
     assert result["comparison"]["max_abs_diff"] < 1e-3
-    assert result["extra"]["decoder_mode"].startswith("full sequence")
+    assert result["extra"]["decoder_mode"].startswith("KV cache")
 
 
 # --- failed jobs -------------------------------------------------------------------------------------

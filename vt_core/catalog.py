@@ -1,10 +1,10 @@
 """Known models, families and tasks, and how a model reference resolves to files.
 
-A model reference resolves, in order, to a local directory (with a config.json),
-to an id already in the Hugging Face cache (looked up offline, never over the
-network), or, only when the caller allows it with `weights="synthetic"`, to a
-synthetic build: the real architecture of a catalog id with seeded random weights
-and a locally built tokenizer and processor (see `vt_core.synthetic`).
+A model reference resolves, in order, to a local directory with a config.json,
+then to an id already in the Hugging Face cache (looked up offline, never over
+the network). Only when the caller passes `weights="synthetic"` does it fall back
+to a synthetic build: the real architecture of a catalog id with seeded random
+weights and a locally built tokenizer and processor (see `vt_core.synthetic`).
 
 This module imports neither torch nor transformers, so the parent process can list
 and resolve models; synthetic builds import them lazily.
@@ -27,7 +27,7 @@ from typing import Any
 from vt_core import paths
 
 SYNTHETIC_MARKER = "vt_synthetic.json"
-"""File written into every synthetic build; its presence marks the weights as random."""
+"""File written into every synthetic build. Its presence marks the weights as random."""
 
 WEIGHT_FILES = (
     "model.safetensors",
@@ -395,7 +395,7 @@ def _check_family(family: str) -> Family:
     try:
         return FAMILIES[family]
     except KeyError:
-        raise ValueError(f"unknown model family {family!r}; known families: {', '.join(FAMILIES)}") from None
+        raise ValueError(f"unknown model family {family!r}; use one of {', '.join(FAMILIES)}") from None
 
 
 def family_default(family: str) -> str:

@@ -1,6 +1,6 @@
 """Detection of the seven platforms and their devices.
 
-`detect()` runs in the current process and imports torch and openvino, so only
+`detect()` runs in the current process and imports torch and openvino. Only
 workers and this module's command line call it. The parent process (CLI, app)
 calls `detect_in_subprocess()`, which runs `python -m vt_core.platforms --json`
 and parses its output. A missing library is a reason for `available: false`,
@@ -213,7 +213,7 @@ def detect_platform(name: str) -> dict[str, Any]:
     try:
         detector = DETECTORS[name]
     except KeyError:
-        raise ValueError(f"unknown platform {name!r}; platforms: {', '.join(PLATFORMS)}") from None
+        raise ValueError(f"unknown platform {name!r}; use one of {', '.join(PLATFORMS)}") from None
     try:
         return detector()
     except Exception as exc:  # noqa: BLE001 - a detector bug must not hide the other platforms
@@ -224,7 +224,7 @@ def detect(names: tuple[str, ...] | list[str] = PLATFORMS) -> list[dict[str, Any
     """Return the entries of `names` (all seven by default) in matrix order, detected in this process."""
     unknown = [name for name in names if name not in PLATFORMS]
     if unknown:
-        raise ValueError(f"unknown platform {unknown[0]!r}; platforms: {', '.join(PLATFORMS)}")
+        raise ValueError(f"unknown platform {unknown[0]!r}; use one of {', '.join(PLATFORMS)}")
     browser = detect_browser() if any(name in BROWSER_PLATFORMS for name in names) else {}
     return [browser[name] if name in BROWSER_PLATFORMS else detect_platform(name) for name in PLATFORMS if name in names]
 

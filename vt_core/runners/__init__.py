@@ -38,7 +38,7 @@ def get_runner(platform: str) -> Runner:
         if factory is None:
             raise PlatformUnavailableError("browser runner not installed (vt_core.runners.browser has no BrowserRunner)")
         return factory(platform)
-    raise ValueError(f"unknown platform {platform!r}; platforms: {', '.join(PLATFORMS)}")
+    raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
 
 
 __all__ = ["ConversionError", "PlatformUnavailableError", "Reporter", "Runner", "get_runner"]

@@ -1,8 +1,8 @@
 """The runner interface: prepare a model on one back end, run it, and time it.
 
 A runner goes through `prepare` (phases load, convert, compile) and `measure`
-(phases warmup, measure). `measure` holds the timing rules shared by every back
-end, so a subclass only says how to load, convert, compile and run once. The
+(phases warmup, measure). `measure` contains the timing rules shared by every
+back end, so a subclass only implements how to load, convert, compile and run once. The
 browser runner times inside the page and overrides `measure` as a whole.
 
 Timing rules:
@@ -44,7 +44,7 @@ class ConversionError(RuntimeError):
 
 
 class Reporter(Protocol):
-    """Where a runner reports phases, progress and log lines (the worker sends them to the parent)."""
+    """Sink for a runner's phases, progress and log lines (the worker sends them to the parent)."""
 
     def phase(self, name: str) -> None: ...
 
@@ -57,6 +57,8 @@ class Runner:
     """Runs one job's model on one platform. Subclasses implement load, convert, compile and infer."""
 
     platform: str = ""
+    has_convert_step: bool = True
+    """False where the model runs as loaded; the result then has no convert_time_s."""
 
     def __init__(self, platform: str):
         self.platform = platform
@@ -111,7 +113,11 @@ class Runner:
         """Wait for queued device work; a no-op on synchronous back ends."""
 
     def memory_stats(self) -> dict[str, float]:
-        """Return device memory figures in MiB (`torch_max_allocated_mb`, `torch_reserved_mb`), if any."""
+        """Return device memory figures in MiB (`torch_max_allocated_mb`, `torch_reserved_mb`), if any.
+
+        A runner whose model runs outside the worker process returns `peak_rss_mb`
+        too (a figure or None), which replaces the worker's own RSS measurement.
+        """
         return {}
 
     def close(self) -> None:

@@ -2,15 +2,17 @@
 
 Graphs per task:
 - CLIP: one graph (pixel_values, input_ids, attention_mask) -> logits_per_image.
-- BLIP: the vision encoder (pixel_values -> image_embeds) and the text decoder
-  (input_ids, image_embeds -> logits), driven by a greedy loop in Python that
-  mirrors the PyTorch reference (raw arg-max, [SEP] suppressed until
-  max_new_tokens). The decoder has no KV cache: each step re-runs it on the whole
-  sequence so far, which costs O(n^2) in the caption length.
+- BLIP: three graphs driven by a greedy loop in Python that mirrors the PyTorch
+  reference (raw arg-max, [SEP] suppressed until max_new_tokens):
+  `vision` (pixel_values -> image_embeds), `cross_kv` (image_embeds -> each
+  decoder layer's cross-attention keys and values, computed once per image) and
+  `decoder` (one new token, image_embeds and the per-layer key/value cache ->
+  logits of that token and the grown self-attention cache). This is the same
+  KV-cached decoding that transformers' generate() does.
 
 Converted graphs are cached as IR under `paths.converted_models_dir()`, keyed by
-model id, model files fingerprint, task, torch, transformers and OpenVINO
-versions, and precision, so a second run skips loading the PyTorch model and
+model id, model files fingerprint, task, graph format, torch, transformers and
+OpenVINO versions, and precision, so a second run skips loading the PyTorch model and
 converting. Weights are stored in f32 except for f16 runs, which store them
 compressed to f16. Inference runs with PERFORMANCE_HINT=LATENCY, one infer
 request per graph, and INFERENCE_PRECISION_HINT from settings.precision.
@@ -37,9 +39,11 @@ from vt_core.runners.base import ConversionError, Reporter, Runner
 from vt_core.tasks.base import Task
 
 DEFAULT_DEVICE = "CPU"
+CONVERSION_FORMAT = 2
+"""Version of the graphs this module writes; bump it when their inputs or outputs change so old IR is not reused."""
 META_FILE = "vt_converted.json"
 PRECISION_HINTS = {"f32": "f32", "f16": "f16", "bf16": "bf16"}
-DECODER_MODE = "full sequence re-run per step (no KV cache)"
+DECODER_MODE = "KV cache: cross-attention keys/values once per image, self-attention keys/values carried between steps"
 
 
 def _version(package: str) -> str | None:
@@ -95,6 +99,7 @@ class OpenVINORunner(Runner):
             "model_id": model.model_id,
             "files": catalog.files_fingerprint(model.path),
             "task": task.name,
+            "format": CONVERSION_FORMAT,
             "torch": _version("torch"),
             "transformers": _version("transformers"),
             "openvino": _version("openvino"),
@@ -166,16 +171,36 @@ class OpenVINORunner(Runner):
         if task.name == "image-to-text":
             vision = model.config.vision_config
             text = model.config.text_config
+            layers = text.num_hidden_layers
+            heads = text.num_attention_heads
+            head_dim = text.hidden_size // heads
             pixel_values = torch.zeros(2, vision.num_channels, vision.image_size, vision.image_size)
             with torch.no_grad():
                 encoder = _wrap("blip_vision", model)
                 image_embeds = encoder(pixel_values)
-                # Traced with 4 tokens; the causal mask is built from the runtime length.
-                input_ids = torch.full((2, 4), text.bos_token_id, dtype=torch.int64)
-                vision_graph = openvino.convert_model(encoder, example_input=(pixel_values,))
-                decoder_graph = openvino.convert_model(_wrap("blip_decoder", model), example_input=(input_ids, image_embeds))
-            self.meta.update(bos_token_id=text.bos_token_id, sep_token_id=text.sep_token_id)
-            return {"vision": vision_graph, "decoder": decoder_graph}
+                cross_kv_module = _wrap("blip_cross_kv", model)
+                cross_kv = cross_kv_module(image_embeds)
+                # Traced with 3 cached tokens; lengths are dynamic in the IR (0 at the first step).
+                cache = []
+                for layer in range(layers):
+                    cache += [torch.zeros(2, heads, 3, head_dim), torch.zeros(2, heads, 3, head_dim)]
+                    cache += [cross_kv[2 * layer], cross_kv[2 * layer + 1]]
+                input_ids = torch.full((2, 1), text.bos_token_id, dtype=torch.int64)
+                graphs = {
+                    "vision": openvino.convert_model(encoder, example_input=(pixel_values,)),
+                    "cross_kv": openvino.convert_model(cross_kv_module, example_input=(image_embeds,)),
+                    "decoder": openvino.convert_model(
+                        _wrap("blip_decoder", model), example_input=(input_ids, image_embeds, cache)
+                    ),
+                }
+            self.meta.update(
+                bos_token_id=text.bos_token_id,
+                sep_token_id=text.sep_token_id,
+                num_layers=layers,
+                num_heads=heads,
+                head_dim=head_dim,
+            )
+            return graphs
         raise ConversionError(f"the OpenVINO runner has no conversion for task {task.name!r}")
 
     def compile(self, model: ResolvedModel, task: Task, spec: JobSpec, reporter: Reporter) -> None:
@@ -188,13 +213,18 @@ class OpenVINORunner(Runner):
             self.extra["precision_note"] = f"INFERENCE_PRECISION_HINT is not set on {self.device}"
         if spec.settings.threads and device_family == "CPU":
             config["INFERENCE_NUM_THREADS"] = spec.settings.threads
-        names = ["model"] if task.name == "zero-shot-image-classification" else ["vision", "decoder"]
+        names = ["model"] if task.name == "zero-shot-image-classification" else ["vision", "cross_kv", "decoder"]
         for name in names:
             compiled = core.compile_model(str(self.ir_dir / f"{name}.xml"), self.device, config)
             self.requests[name] = compiled.create_infer_request()
             if "INFERENCE_PRECISION_HINT" in config:
                 actual = compiled.get_property("INFERENCE_PRECISION_HINT")
                 self.extra["inference_precision"] = actual.to_string() if hasattr(actual, "to_string") else str(actual)
+        ran = self.extra.get("inference_precision")
+        if ran in PRECISION_HINTS and ran != self.precision:
+            # The device does not support the requested precision and fell back; compare with its tolerance.
+            self.extra["precision_note"] = f"requested {self.precision}; {self.device} ran {ran}"
+            self.precision = ran
         try:
             self.extra["device_name"] = core.get_property(self.device, "FULL_DEVICE_NAME")
         except RuntimeError:
@@ -214,15 +244,26 @@ class OpenVINORunner(Runner):
 
     def _generate(self, pixel_values: np.ndarray) -> dict[str, np.ndarray]:
         vision = self.requests["vision"]
+        cross_kv = self.requests["cross_kv"]
         decoder = self.requests["decoder"]
+        layers = self.meta["num_layers"]
         vision.infer([pixel_values])
         image_embeds = vision.get_output_tensor(0).data.copy()
+        cross_kv.infer([image_embeds])
+        cross = [cross_kv.get_output_tensor(index).data.copy() for index in range(2 * layers)]
+
         batch = pixel_values.shape[0]
+        empty = np.zeros((batch, self.meta["num_heads"], 0, self.meta["head_dim"]), dtype=np.float32)
+        self_cache = [empty] * (2 * layers)
         tokens = np.full((batch, 1), self.meta["bos_token_id"], dtype=np.int64)
         first_step_logits = None
         for _ in range(self.settings.max_new_tokens):
-            decoder.infer([tokens, image_embeds])
-            logits = decoder.get_output_tensor(0).data[:, -1, :].astype(np.float32)
+            feed = [tokens[:, -1:], image_embeds]
+            for layer in range(layers):
+                feed += [self_cache[2 * layer], self_cache[2 * layer + 1], cross[2 * layer], cross[2 * layer + 1]]
+            decoder.infer(feed)
+            logits = decoder.get_output_tensor(0).data.astype(np.float32)
+            self_cache = [decoder.get_output_tensor(1 + index).data.copy() for index in range(2 * layers)]
             if first_step_logits is None:
                 first_step_logits = logits.copy()
             logits[:, self.meta["sep_token_id"]] = -np.inf
@@ -259,18 +300,74 @@ def _wrap(kind: str, model: Any) -> Any:
         def forward(self, pixel_values):
             return self.vision_model(pixel_values=pixel_values)[0]
 
-    class BlipDecoder(torch.nn.Module):
-        """BLIP's text decoder returning logits for every position, without a KV cache."""
+    class BlipCrossKeyValues(torch.nn.Module):
+        """Each decoder layer's cross-attention keys and values of the image embeddings."""
+
+        def __init__(self):
+            super().__init__()
+            self.layers = model.text_decoder.bert.encoder.layer
+
+        def forward(self, image_embeds):
+            outputs = []
+            for layer in self.layers:
+                attention = layer.crossattention.self
+                shape = (*image_embeds.shape[:-1], -1, attention.attention_head_size)
+                outputs.append(attention.key(image_embeds).view(shape).transpose(1, 2))
+                outputs.append(attention.value(image_embeds).view(shape).transpose(1, 2))
+            return tuple(outputs)
+
+    class BlipDecoderStep(torch.nn.Module):
+        """BLIP's text decoder on one new token with a key/value cache passed as tensors.
+
+        `cache` holds four tensors per layer: self-attention keys and values so far,
+        then the cross-attention keys and values from BlipCrossKeyValues. The cross
+        layers are marked as filled, so the decoder reuses them instead of
+        projecting image_embeds again (image_embeds still sets the mask shape).
+        """
 
         def __init__(self):
             super().__init__()
             self.text_decoder = model.text_decoder
 
-        def forward(self, input_ids, encoder_hidden_states):
-            output = self.text_decoder(
-                input_ids=input_ids, encoder_hidden_states=encoder_hidden_states, use_cache=False, return_dict=True
-            )
-            return output.logits
+        def forward(self, input_ids, image_embeds, cache):
+            from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-    wrappers = {"clip": ClipLogits, "blip_vision": BlipVision, "blip_decoder": BlipDecoder}
+            self_cache, cross_cache = DynamicCache(), DynamicCache()
+            layers = len(cache) // 4
+            for index in range(layers):
+                self_cache.layers.append(_filled_layer(cache[4 * index], cache[4 * index + 1]))
+                cross_cache.layers.append(_filled_layer(cache[4 * index + 2], cache[4 * index + 3]))
+            past = EncoderDecoderCache(self_cache, cross_cache)
+            for index in range(layers):
+                past.is_updated[index] = True
+            output = self.text_decoder(
+                input_ids=input_ids, encoder_hidden_states=image_embeds, cache=past, use_cache=True, return_dict=True
+            )
+            grown = []
+            for layer in output.cache.self_attention_cache.layers:
+                grown += [layer.keys, layer.values]
+            return (output.logits[:, -1, :], *grown)
+
+    wrappers = {
+        "clip": ClipLogits,
+        "blip_vision": BlipVision,
+        "blip_cross_kv": BlipCrossKeyValues,
+        "blip_decoder": BlipDecoderStep,
+    }
     return wrappers[kind]().eval()
+
+
+def _filled_layer(keys: Any, values: Any) -> Any:
+    """Return a transformers DynamicLayer already holding `keys` and `values`.
+
+    DynamicLayer.update() starts from an empty 1-D tensor and concatenates, which
+    OpenVINO cannot convert, so the layer is filled directly.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    layer = DynamicLayer()
+    layer.device = keys.device
+    layer.keys = keys
+    layer.values = values
+    layer.is_initialized = True
+    return layer

@@ -20,6 +20,8 @@ MIB = float(1 << 20)
 
 
 class TorchRunner(Runner):
+    has_convert_step = False
+
     def __init__(self, platform: str):
         super().__init__(platform)
         self.model: Any = None

@@ -18,7 +18,7 @@ def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+        raise ValueError(f"unknown task {name!r}; use one of {', '.join(TASKS)}") from None
 
 
 def task_for_family(family: str) -> Task:
@@ -27,7 +27,7 @@ def task_for_family(family: str) -> Task:
         if task.family == family:
             return task
     known = sorted({task.family for task in TASKS.values()})
-    raise ValueError(f"no task for model family {family!r}; known families: {', '.join(known)}")
+    raise ValueError(f"no task for model family {family!r}; families with a task: {', '.join(known)}")
 
 
 __all__ = ["ModelLoadError", "TASKS", "Task", "get_task", "task_for_family"]
