@@ -362,6 +362,9 @@ def _filled_layer(keys: Any, values: Any) -> Any:
 
     DynamicLayer.update() starts from an empty 1-D tensor and concatenates, which
     OpenVINO cannot convert, so the layer is filled directly.
+    NOTE: this and BlipDecoderStep rely on the cache classes of transformers 5.x
+    (DynamicLayer fields, EncoderDecoderCache.is_updated); another major version
+    may need changes, and a failure shows as a conversion_error.
     """
     from transformers.cache_utils import DynamicLayer
 

@@ -2,6 +2,9 @@
 
 ROCm builds of torch expose HIP devices through the `torch.cuda` API, so cuda and
 rocm share the device code and differ only in detection.
+
+NOTE: the cuda, rocm and mps code paths have only run through detection here
+(reported unavailable); they have not measured a model on a real device yet.
 """
 
 from __future__ import annotations
