@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import tempfile
@@ -65,7 +66,12 @@ def main() -> int:
         jobs = [JobSpec(model_ref=model_ref, platform=platform, settings=settings) for platform in platforms]
         print(f"model {args.model}: {len(jobs)} jobs, iterations >= {args.iterations}, "
               f"min {args.min_seconds} s, warm-up {args.warmup}", file=sys.stderr)
-        results = asyncio.run(Launcher(None).run(jobs))
+        launcher = Launcher(None)
+        # Kill the running worker (and its browser) on Ctrl-C or `timeout`, so no
+        # orphaned worker keeps measuring after this script ends.
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, lambda *_: launcher.cancel())
+        results = asyncio.run(launcher.run(jobs))
 
     header = f"{'platform':<9} {'device':<28} {'status':<11} {'n':>4} {'median ms':>10} {'mean ms':>10} " \
              f"{'p90 ms':>10} {'first s':>8} {'max|diff|':>10}"
