@@ -17,7 +17,7 @@ measured model loads, the reference model is freed (gc, malloc_trim) and the pea
 counter is reset by writing 5 to /proc/self/clear_refs (Linux 4.0+), so
 `peak_rss_mb` = VmHWM after measuring minus the baseline, in MiB. Where the reset
 is impossible, the peak falls back to getrusage's ru_maxrss, which also covers the
-reference phase; result.extra["peak_rss_method"] says which was used.
+reference phase; result.extra["peak_rss_method"] names the method used.
 
 Test hook: the environment variable VT_WORKER_FAULT="<phase>:<kind>" makes the
 worker fail on entering <phase>, after reporting it. <kind> is `crash`
@@ -420,7 +420,7 @@ class Job:
             settings=dataclasses.asdict(settings),
             samples_s=samples,
             load_time_s=reporter.phase_times.get("load"),
-            convert_time_s=reporter.phase_times.get("convert"),
+            convert_time_s=reporter.phase_times.get("convert") if self.runner.has_convert_step else None,
             first_inference_s=first_inference_s,
             phase_times_s=self._phase_times(),
             peak_rss_mb=self.known.get("peak_rss_mb"),
@@ -458,6 +458,10 @@ class Job:
         if self.runner is not None:
             self.extra.update(self.runner.extra)
         self.reporter.log(f"job failed in phase {phase}: {error_type}: {message.splitlines()[0]}", level="error")
+        if "machine" not in self.known:
+            from vt_core import machine
+
+            self.known["machine"] = machine.collect()
         return JobResult.failed(
             self.spec, error_type, message,
             phase_times_s=self._phase_times(), extra=self.extra, **self._known_fields(),
