@@ -1,0 +1,236 @@
+"""Split the wall time of each job of `vt-tui run` into its parts and report the harness overhead.
+
+Usage:
+    python benchmarks/bench_overhead.py [--models clip,blip] [--hardware cpu,openvino] [--runs 2]
+        [--home DIR] [--keep] [--quick]
+
+The script runs the real `vt-tui run --models clip,blip --hardware cpu,openvino
+--weights synthetic --db <scratch>.duckdb` in this process, `--runs` times in
+the same data directory: a fresh temporary one by default, so the first run is
+cold (synthetic builds, reference outputs and OpenVINO IR are made) and later
+runs find them cached. The launcher is the real one with timestamp hooks only
+(common.RecordingLauncher). Each job's wall time, from the launcher starting
+its worker to the stored result, is split into:
+
+  worker start   process start, interpreter start, importing vt_core.worker (parent clock)
+  import         torch, transformers and, for openvino jobs, openvino (worker's phase_times_s)
+  start, other   the rest of the worker's start phase: machine record, platform check
+  resolve        finding the model files; a synthetic build when the run made one
+  reference      processor, inputs, the PyTorch CPU reference (computed or read from its cache)
+  load           the PyTorch model, or reading the cached IR's metadata
+  convert        PyTorch to OpenVINO IR (cache miss only)
+  compile        OpenVINO compile_model and infer requests
+  warm-up, measure, compare   as named (worker)
+  result         the result line's encode, pipe and decode (parent clock)
+  worker exit    from the result line to the worker's exit (interpreter shutdown)
+  storage        spool file and DuckDB transaction
+  other          the rest: catalog fields, events, clock differences
+
+Useful work is import, load, compile, convert, warm-up and measure, plus a
+synthetic build in resolve; the harness overhead is the rest, and its goal is
+under 5% of each job's wall time. `--quick` runs tiny CLIP and BLIP models with
+short measurements, for smoke tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+OVERHEAD_GOAL = 0.05
+USEFUL = ("import", "load", "compile", "convert", "warmup", "measure")
+ROWS = (
+    ("worker start", "worker_start"), ("import", "import"), ("start, other", "start_other"),
+    ("resolve", "resolve"), ("reference", "reference"), ("load", "load"), ("convert", "convert"),
+    ("compile", "compile"), ("warm-up", "warmup"), ("measure", "measure"), ("compare", "compare"),
+    ("result", "result"), ("worker exit", "worker_exit"), ("storage", "storage"), ("other", "other"),
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="clip,blip", help="models of `vt-tui run --models` (default: clip,blip)")
+    parser.add_argument("--hardware", default="cpu,openvino",
+                        help="platforms of `vt-tui run --hardware` (default: cpu,openvino)")
+    parser.add_argument("--runs", type=int, default=2, help="runs in the same data directory (default: 2)")
+    parser.add_argument("--home", default=None,
+                        help="data directory to run in (default: a new temporary one, so the first run is cold)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny models of the --models families, >= 5 iterations and 0.2 s each: "
+                        "checks that the script works")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
+    return args
+
+
+def cli_arguments(args: argparse.Namespace, db_path: Path) -> list[str]:
+    """Return the `vt-tui run` arguments of this benchmark."""
+    if args.quick:
+        models = []
+        for family in args.models.split(","):
+            models += ["--model", str(common.quick_model(family.strip()))]
+        models += ["--iterations", "5", "--min-seconds", "0.2"]
+    else:
+        models = ["--models", args.models]
+    return ["run", *models, "--hardware", args.hardware, "--weights", "synthetic", "--db", str(db_path)]
+
+
+def synthetic_builds_present(models: str) -> dict[str, bool]:
+    """Return, per catalog model of `models`, whether its synthetic build already exists."""
+    from vt_core import catalog
+    from vt_core.launcher import expand_models
+
+    present = {}
+    for model_id in expand_models(models.split(",")):
+        if catalog.lookup(model_id) is not None:
+            present[model_id] = (catalog.synthetic_dir_for(model_id) / "config.json").is_file()
+    return present
+
+
+def run_cli(arguments: list[str]) -> tuple[int, float, common.RecordingLauncher]:
+    """Run `vt-tui ARGUMENTS` here with the recording launcher; return its status, wall time and launcher."""
+    import vt_core.launcher
+    from vt_core import cli
+
+    original = vt_core.launcher.Launcher
+    vt_core.launcher.Launcher = common.RecordingLauncher
+    common.RecordingLauncher.instances.clear()
+    started = time.monotonic()
+    try:
+        # The run's own summary goes to standard error, so standard output keeps only the figures.
+        with contextlib.redirect_stdout(sys.stderr):
+            status = cli.main(arguments)
+    finally:
+        vt_core.launcher.Launcher = original
+    wall = time.monotonic() - started
+    if len(common.RecordingLauncher.instances) != 1:
+        raise SystemExit(f"expected `vt-tui run` to create one launcher, it created "
+                         f"{len(common.RecordingLauncher.instances)}")
+    return status, wall, common.RecordingLauncher.instances[0]
+
+
+def event_time(times: common.JobTimes, kind: str, phase: str | None = None) -> float | None:
+    for event in times.events:
+        if event.kind == kind and (phase is None or event.phase == phase):
+            return event.time
+    return None
+
+
+def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str, float]:
+    """Return the parts of one job's wall time in seconds, plus `wall`, `useful` and `overhead`."""
+    phases = result.phase_times_s
+    launched = times.worker_launched
+    finished = event_time(times, "finished")
+    start_seen = event_time(times, "phase", "start")
+    done_seen = event_time(times, "phase", "done")
+    if None in (launched, finished, start_seen, done_seen, times.result_received, times.worker_exited,
+                times.store_started, times.store_finished):
+        raise SystemExit(f"job {result.model_id} on {result.platform} ({result.status}) is missing a timestamp; "
+                         "only jobs that ran a worker to the end can be split")
+    parts = {
+        "worker_start": start_seen - launched,
+        "import": phases.get("import", 0.0),
+        "start_other": phases.get("start", 0.0) - phases.get("import", 0.0),
+        "result": times.result_received - done_seen,
+        "worker_exit": times.worker_exited - times.result_received,
+        "storage": times.store_finished - times.store_started,
+    }
+    for name in ("resolve", "reference", "load", "convert", "compile", "warmup", "measure"):
+        parts[name] = phases.get(name, 0.0)
+    parts["compare"] = phases.get("compare", 0.0) + phases.get("done", 0.0)
+    wall = finished - launched
+    parts["other"] = wall - sum(parts.values())
+    useful = sum(parts[name] for name in USEFUL) + (parts["resolve"] if built_synthetic else 0.0)
+    parts.update(wall=wall, useful=useful, overhead=wall - useful)
+    return parts
+
+
+def print_run(index: int, status: int, wall: float, launcher: common.RecordingLauncher, results,
+              built_before: dict[str, bool]) -> list[dict[str, float]]:
+    """Print one run's per-job table and run-level figures; return each job's parts."""
+    seen_models: set[str] = set()
+    columns = []
+    for result in results:
+        built = built_before.get(result.model_id) is False and result.model_id not in seen_models
+        seen_models.add(result.model_id)
+        parts = breakdown(result, launcher.jobs[result.job_id], built)
+        label = f"{result.model_id.split('/')[-1][:22]} {result.platform}"
+        columns.append((label, result, parts, built))
+
+    print()
+    print(f"run {index}: `vt-tui run` exit status {status}, wall {wall:.2f} s")
+    width = max(24, *(len(label) + 2 for label, *_ in columns))
+    print(f"{'seconds':<14}" + "".join(f"{label:>{width}}" for label, *_ in columns) + f"{'all jobs':>12}")
+    for title, key in ROWS + (("wall", "wall"), ("useful", "useful"), ("overhead", "overhead")):
+        values = [parts[key] for _, _, parts, _ in columns]
+        print(f"{title:<14}" + "".join(f"{value:>{width}.3f}" for value in values) + f"{sum(values):>12.3f}")
+    shares = [parts["overhead"] / parts["wall"] for _, _, parts, _ in columns]
+    total_wall = sum(parts["wall"] for _, _, parts, _ in columns)
+    total_overhead = sum(parts["overhead"] for _, _, parts, _ in columns)
+    print(f"{'overhead %':<14}" + "".join(f"{common.percent(share):>{width}}" for share in shares)
+          + f"{common.percent(total_overhead / total_wall):>12}")
+
+    print(f"{'median ms':<14}" + "".join(
+        f"{common.ms(common.median(result.samples_s)) if result.samples_s else result.status:>{width}}"
+        for _, result, _, _ in columns))
+    print(f"{'samples':<14}" + "".join(f"{len(result.samples_s):>{width}}" for _, result, _, _ in columns))
+    print(f"{'IR cache hit':<14}" + "".join(
+        f"{str(result.extra.get('ir_cache_hit', '-')):>{width}}" for _, result, _, _ in columns))
+    print(f"{'ref. cached':<14}" + "".join(
+        f"{str((result.extra.get('reference') or {}).get('cache_hit', '-')):>{width}}" for _, result, _, _ in columns))
+    print(f"{'built model':<14}" + "".join(f"{str(built):>{width}}" for *_, built in columns))
+
+    jobs_span = launcher.run_finished - launcher.run_started
+    print(f"run level: {wall:.2f} s in all = {wall - jobs_span:.2f} s before and after the launcher "
+          f"(store, spool, platform detection, summary) + {jobs_span:.2f} s in the launcher "
+          f"({jobs_span - total_wall:.2f} s outside jobs: run record, events)")
+    for label, _, parts, _ in columns:
+        verdict = "met" if parts["overhead"] / parts["wall"] < OVERHEAD_GOAL else "missed"
+        print(f"overhead {label}: {common.percent(parts['overhead'] / parts['wall'])} of {parts['wall']:.2f} s "
+              f"(goal < {OVERHEAD_GOAL:.0%}: {verdict})")
+    sys.stdout.flush()
+    return [parts for _, _, parts, _ in columns]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    common.print_header("Harness overhead of `vt-tui run`, per job")
+    exit_status = 0
+    with common.data_home(args.home, temporary=not args.home, keep=args.keep) as home:
+        print(f"data directory: {home}")
+        db_path = home / "bench-overhead.duckdb"
+        for index in range(1, args.runs + 1):
+            arguments = cli_arguments(args, db_path)
+            if index == 1:
+                print("command: vt-tui " + " ".join(arguments))
+            built_before = {} if args.quick else synthetic_builds_present(args.models)
+            common.progress(f"run {index}/{args.runs}")
+            status, wall, launcher = run_cli(arguments)
+            results = finished_results(launcher)
+            print_run(index, status, wall, launcher, results, built_before)
+            exit_status = max(exit_status, status)
+    print(f"\nload average at end: {common.load_text()}")
+    return exit_status
+
+
+def finished_results(launcher: common.RecordingLauncher) -> list:
+    """Return the run's results in job order, taken from the launcher's `finished` events."""
+    results = []
+    for times in launcher.jobs.values():
+        for event in times.events:
+            if event.kind == "finished" and event.result is not None:
+                results.append(event.result)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
