@@ -294,6 +294,9 @@ class Launcher:
             await readers
             await process.wait()
         finally:
+            # Also reached when the caller's task is cancelled (Ctrl-C in the CLI, the app
+            # quitting): the worker must not outlive the launcher as an orphan.
+            _kill_group(process)
             guard.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await guard

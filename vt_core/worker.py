@@ -290,8 +290,14 @@ class Job:
 
     def run(self) -> JobResult:
         """Run the job and return its result; every exception becomes a failed result."""
+        from vt_core.runners import PlatformUnavailableError
+
         try:
             return self._run()
+        except PlatformUnavailableError as exc:
+            # A platform can turn out to be absent only once the runner starts (no WebGPU
+            # adapter, no WebNN context): that is `unavailable`, not a failure.
+            return self._result_unavailable(exc.reason)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the parent as a result
             return self._failed(exc)
         finally:
