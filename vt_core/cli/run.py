@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     from vt_core import platforms as platform_detection
 
     print("detecting platforms...", file=sys.stderr)
-    platform_info = platform_detection.detect_in_subprocess()
+    # Detect only the requested platforms: webgpu and webnn detection starts Chromium (about 4 s on 2 cores).
+    platform_info = platform_detection.detect_in_subprocess(names=platforms)
     try:
         jobs = plan_jobs(models, platforms, settings)
     except ValueError as error:
