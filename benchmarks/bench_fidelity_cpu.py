@@ -5,8 +5,8 @@ Usage:
         [--min-seconds 3] [--warmup 3] [--threads N] [--home DIR] [--quick]
 
 A is a vt-tui job: the real launcher starts a worker process that resolves,
-loads and times the model on the cpu platform; its samples come from the job
-result. B is torch.utils.benchmark.Timer in this process, timing the plain
+loads and times the model on the cpu platform, and the samples come from the
+job result. B is torch.utils.benchmark.Timer in this process, timing the plain
 model call under torch.inference_mode() with `blocked_autorange`. Both use the
 same model files, the same inputs (the task's make_inputs, so 1 image and 8
 labels padded to 77 tokens for CLIP) and the same intra-op thread count. The
@@ -49,8 +49,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--quick: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="tiny CLIP, 2 short rounds: checks that the script works")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 5)
-    args.min_seconds = args.min_seconds if args.min_seconds is not None else (0.3 if args.quick else 3.0)
+    if args.rounds is None:
+        args.rounds = 2 if args.quick else 5
+    if args.min_seconds is None:
+        args.min_seconds = 0.3 if args.quick else 3.0
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:

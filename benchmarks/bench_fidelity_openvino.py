@@ -61,8 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--quick: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="tiny CLIP, 2 short rounds: checks that the script works")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 5)
-    args.seconds = args.seconds if args.seconds is not None else (1 if args.quick else 5)
+    if args.rounds is None:
+        args.rounds = 2 if args.quick else 5
+    if args.seconds is None:
+        args.seconds = 1 if args.quick else 5
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.seconds < 1:

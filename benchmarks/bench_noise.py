@@ -60,9 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--quick: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="tiny CLIP, few short jobs: checks that the script works")
     args = parser.parse_args(argv)
-    args.repeats = args.repeats or (2 if args.quick else 10)
-    args.config_repeats = args.config_repeats if args.config_repeats is not None else (1 if args.quick else 5)
-    args.min_seconds = args.min_seconds if args.min_seconds is not None else (0.2 if args.quick else 2.0)
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 10
+    if args.config_repeats is None:
+        args.config_repeats = 1 if args.quick else 5
+    if args.min_seconds is None:
+        args.min_seconds = 0.2 if args.quick else 2.0
     if args.repeats < 2:
         parser.error(f"--repeats must be at least 2 to have a spread, got {args.repeats}")
     if args.config_repeats < 0:

@@ -15,29 +15,35 @@ its worker to the stored result, is split into:
   worker start   process start, interpreter start, importing vt_core.worker (parent clock)
   import         torch, transformers and, for openvino jobs, openvino (worker's phase_times_s)
   start, other   the rest of the worker's start phase: machine record, platform check
-  resolve        finding the model files; a synthetic build when the run made one
-  reference      processor, inputs, the PyTorch CPU reference (computed or read from its cache)
+  resolve        finding the model files, or a synthetic build when the run made one
+  reference      loading the processor, making the inputs, and the PyTorch CPU reference
+                 (computed, or read from its cache)
   load           the PyTorch model, or reading the cached IR's metadata
   convert        PyTorch to OpenVINO IR (cache miss only)
   compile        OpenVINO compile_model and infer requests
   warm-up, measure, compare   as named (worker)
   result         the result line's encode, pipe and decode (parent clock)
-  worker exit    from the result line to the worker's exit (interpreter shutdown)
+  worker exit    from the result line to the end of the worker process
   storage        spool file and DuckDB transaction
   other          the rest: catalog fields, events, clock differences
 
 Useful work is import, load, compile, convert, warm-up and measure, plus a
-synthetic build in resolve; the harness overhead is the rest, and its goal is
-under 5% of each job's wall time. `--quick` runs tiny CLIP and BLIP models with
-short measurements, for smoke tests.
+synthetic build in resolve. The harness overhead is the rest, and its goal is
+under 5% of each job's wall time. After the runs, the script profiles the
+worker's import step per platform with `python -X importtime`. `--quick` runs
+tiny models of the same families with short measurements, for smoke tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import subprocess
 import sys
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,6 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 OVERHEAD_GOAL = 0.05
+IMPORT_PROFILE_TIMEOUT_S = 600.0
+IMPORT_PROFILE_PACKAGES = 8
 USEFUL = ("import", "load", "compile", "convert", "warmup", "measure")
 ROWS = (
     ("worker start", "worker_start"), ("import", "import"), ("start, other", "start_other"),
@@ -96,13 +104,35 @@ def synthetic_builds_present(models: str) -> dict[str, bool]:
     return present
 
 
-def run_cli(arguments: list[str]) -> tuple[int, float, common.RecordingLauncher]:
-    """Run `vt-tui ARGUMENTS` here with the recording launcher; return its status, wall time and launcher."""
+@dataclass
+class CliRun:
+    """One `vt-tui run` call: exit status, wall time, the launcher's timestamps and platform detection time."""
+
+    status: int
+    wall: float
+    launcher: common.RecordingLauncher
+    detection_s: float
+
+
+def run_cli(arguments: list[str]) -> CliRun:
+    """Run `vt-tui ARGUMENTS` in this process with the recording launcher and a timed platform detection."""
     import vt_core.launcher
+    import vt_core.platforms
     from vt_core import cli
+
+    detection_times: list[float] = []
+    detect = vt_core.platforms.detect_in_subprocess
+
+    def timed_detect(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return detect(*args, **kwargs)
+        finally:
+            detection_times.append(time.monotonic() - started)
 
     original = vt_core.launcher.Launcher
     vt_core.launcher.Launcher = common.RecordingLauncher
+    vt_core.platforms.detect_in_subprocess = timed_detect
     common.RecordingLauncher.instances.clear()
     started = time.monotonic()
     try:
@@ -111,11 +141,12 @@ def run_cli(arguments: list[str]) -> tuple[int, float, common.RecordingLauncher]
             status = cli.main(arguments)
     finally:
         vt_core.launcher.Launcher = original
+        vt_core.platforms.detect_in_subprocess = detect
     wall = time.monotonic() - started
     if len(common.RecordingLauncher.instances) != 1:
         raise SystemExit(f"expected `vt-tui run` to create one launcher, it created "
                          f"{len(common.RecordingLauncher.instances)}")
-    return status, wall, common.RecordingLauncher.instances[0]
+    return CliRun(status, wall, common.RecordingLauncher.instances[0], sum(detection_times))
 
 
 def event_time(times: common.JobTimes, kind: str, phase: str | None = None) -> float | None:
@@ -125,8 +156,12 @@ def event_time(times: common.JobTimes, kind: str, phase: str | None = None) -> f
     return None
 
 
-def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str, float]:
-    """Return the parts of one job's wall time in seconds, plus `wall`, `useful` and `overhead`."""
+def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str, float] | None:
+    """Return the parts of one job's wall time in seconds, plus `wall`, `useful` and `overhead`.
+
+    Return None for a job whose worker did not reach the `done` phase (failed,
+    unavailable), because its parts are missing.
+    """
     phases = result.phase_times_s
     launched = times.worker_launched
     finished = event_time(times, "finished")
@@ -134,8 +169,7 @@ def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str
     done_seen = event_time(times, "phase", "done")
     if None in (launched, finished, start_seen, done_seen, times.result_received, times.worker_exited,
                 times.store_started, times.store_finished):
-        raise SystemExit(f"job {result.model_id} on {result.platform} ({result.status}) is missing a timestamp; "
-                         "only jobs that ran a worker to the end can be split")
+        return None
     parts = {
         "worker_start": start_seen - launched,
         "import": phases.get("import", 0.0),
@@ -154,20 +188,29 @@ def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str
     return parts
 
 
-def print_run(index: int, status: int, wall: float, launcher: common.RecordingLauncher, results,
-              built_before: dict[str, bool]) -> list[dict[str, float]]:
-    """Print one run's per-job table and run-level figures; return each job's parts."""
+def print_run(index: int, run: CliRun, built_before: dict[str, bool]) -> None:
+    """Print one run's per-job table, cache hits and run-level figures."""
+    launcher = run.launcher
+    results = finished_results(launcher)
     seen_models: set[str] = set()
     columns = []
+    skipped = []
     for result in results:
         built = built_before.get(result.model_id) is False and result.model_id not in seen_models
         seen_models.add(result.model_id)
-        parts = breakdown(result, launcher.jobs[result.job_id], built)
         label = f"{result.model_id.split('/')[-1][:22]} {result.platform}"
-        columns.append((label, result, parts, built))
+        parts = breakdown(result, launcher.jobs[result.job_id], built)
+        if parts is None:
+            skipped.append(f"{label}: {result.status} ({result.error_type}), not split")
+        else:
+            columns.append((label, result, parts, built))
 
     print()
-    print(f"run {index}: `vt-tui run` exit status {status}, wall {wall:.2f} s")
+    print(f"run {index}: `vt-tui run` exit status {run.status}, wall {run.wall:.2f} s")
+    for line in skipped:
+        print(line)
+    if not columns:
+        return
     width = max(24, *(len(label) + 2 for label, *_ in columns))
     print(f"{'seconds':<14}" + "".join(f"{label:>{width}}" for label, *_ in columns) + f"{'all jobs':>12}")
     for title, key in ROWS + (("wall", "wall"), ("useful", "useful"), ("overhead", "overhead")):
@@ -190,15 +233,50 @@ def print_run(index: int, status: int, wall: float, launcher: common.RecordingLa
     print(f"{'built model':<14}" + "".join(f"{str(built):>{width}}" for *_, built in columns))
 
     jobs_span = launcher.run_finished - launcher.run_started
-    print(f"run level: {wall:.2f} s in all = {wall - jobs_span:.2f} s before and after the launcher "
-          f"(store, spool, platform detection, summary) + {jobs_span:.2f} s in the launcher "
-          f"({jobs_span - total_wall:.2f} s outside jobs: run record, events)")
+    outside = run.wall - jobs_span
+    print(f"run level: {run.wall:.2f} s = {jobs_span:.2f} s in the launcher ({total_wall:.2f} s in jobs, "
+          f"{jobs_span - total_wall:.2f} s run record and events) + {outside:.2f} s outside it "
+          f"(platform detection {run.detection_s:.2f} s; store, spool and the summary "
+          f"{outside - run.detection_s:.2f} s)")
     for label, _, parts, _ in columns:
         verdict = "met" if parts["overhead"] / parts["wall"] < OVERHEAD_GOAL else "missed"
         print(f"overhead {label}: {common.percent(parts['overhead'] / parts['wall'])} of {parts['wall']:.2f} s "
               f"(goal < {OVERHEAD_GOAL:.0%}: {verdict})")
     sys.stdout.flush()
-    return [parts for _, _, parts, _ in columns]
+
+
+def import_profile(platform: str) -> tuple[float, list[tuple[str, float]]]:
+    """Return the worker's import time for `platform` and its split by top-level package, in seconds.
+
+    Runs the worker's own import step in a fresh interpreter under `python -X
+    importtime` and sums each module's self time into its top-level package.
+    importtime adds its own cost, so the total is a little above the job's import phase.
+    """
+    code = f"from vt_core.worker import _import_libraries; _import_libraries({platform!r})"
+    completed = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                               env=dict(os.environ), timeout=IMPORT_PROFILE_TIMEOUT_S, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"importing the {platform} worker's libraries failed:\n{completed.stderr[-3000:]}")
+    packages: dict[str, float] = defaultdict(float)
+    for line in completed.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if not line.startswith("import time:") or len(fields) != 3 or not fields[0].strip().isdigit():
+            continue
+        packages[fields[2].strip().split(".")[0]] += int(fields[0]) / 1e6
+    ranked = sorted(packages.items(), key=lambda item: item[1], reverse=True)
+    return sum(packages.values()), ranked
+
+
+def print_import_profiles(hardware: str) -> None:
+    print()
+    for platform in hardware.split(","):
+        platform = platform.strip()
+        common.progress(f"import profile: {platform} worker")
+        total, ranked = import_profile(platform)
+        shown = ranked[:IMPORT_PROFILE_PACKAGES]
+        rest = total - sum(seconds for _, seconds in shown)
+        print(f"import profile {platform} (python -X importtime, self time by package): {total:.2f} s = "
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in shown) + f", other {rest:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,10 +292,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("command: vt-tui " + " ".join(arguments))
             built_before = {} if args.quick else synthetic_builds_present(args.models)
             common.progress(f"run {index}/{args.runs}")
-            status, wall, launcher = run_cli(arguments)
-            results = finished_results(launcher)
-            print_run(index, status, wall, launcher, results, built_before)
-            exit_status = max(exit_status, status)
+            run = run_cli(arguments)
+            print_run(index, run, built_before)
+            exit_status = max(exit_status, run.status)
+        print_import_profiles(args.hardware)
     print(f"\nload average at end: {common.load_text()}")
     return exit_status
 
