@@ -115,8 +115,8 @@ def seeded_app(db_path: Path, *, reports_dir: Path | None = None, theme: str | N
 
     The theme is fixed because the automatic choice follows TERM and COLORTERM.
 
-    The model list is the real catalog; callers point HF_HUB_CACHE and VT_HOME
-    at empty folders so that no cache or synthetic build of this machine shows.
+    The model list is the real catalog. Callers point HF_HUB_CACHE and VT_HOME
+    at empty folders, so no cache or synthetic build of this machine shows.
     """
     from vt_tui.app import VtApp
     from vt_tui.config import AppConfig

@@ -1,8 +1,8 @@
 """The app process never imports torch, transformers or openvino, whatever the user does in it.
 
-The app runs headless in a fresh interpreter: it visits every screen, detects
-platforms, runs a tiny model through the launcher and exports the reports;
-then it prints which model libraries its own process loaded. Workers and the
+The app runs headless in a fresh interpreter. It visits every screen, detects
+platforms, runs a tiny model through the launcher and exports the reports.
+Then it prints which model libraries its own process loaded. Workers and the
 detection subprocess load them, which is allowed.
 """
 

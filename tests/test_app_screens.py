@@ -162,8 +162,10 @@ async def test_cell_runs_show_statistics_and_comparison(isolated):
         detail = static_text(app.screen.query_one("#cell-detail-text", Static))
 
         assert "mismatch" in detail
-        assert "max abs diff" in detail and "0.041" in detail
-        assert "top-1 agreement" in detail and "75.0%" in detail
+        assert "max abs diff" in detail
+        assert "0.041" in detail
+        assert "top-1 agreement" in detail
+        assert "75.0%" in detail
         assert "95% CI of mean" in detail
         assert "p99" in detail
 

@@ -197,3 +197,19 @@ def test_model_reference_of_folder_only_model(monkeypatch):
     assert models["vt-tiny/clip"].reference == "/models/tiny-clip"
     assert models["/models/my-clip"].reference == "/models/my-clip"
     assert models["vt-tiny/clip"].sources == ("synthetic",)
+
+
+@pytest.mark.parametrize(
+    ("argv", "opens_app"),
+    [([], True), (["--db", "x.duckdb"], True), (["--model-dir=/m"], True), (["hardware", "--json"], False)],
+)
+def test_entry_routes_app_options(monkeypatch, argv, opens_app):
+    from vt_tui import entry
+
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr("sys.argv", ["vt-tui", *argv])
+    monkeypatch.setattr("vt_tui.app.run_app", lambda args: calls.append(("app", list(args))) or 0)
+    monkeypatch.setattr("vt_core.cli.main", lambda args: calls.append(("cli", list(args))) or 0)
+
+    assert entry.main() == 0
+    assert calls == [("app" if opens_app else "cli", argv)]

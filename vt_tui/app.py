@@ -96,7 +96,7 @@ class VtApp(App[int]):
         self.services = services or Services(store=AppStore(config.db_path), model_dirs=list(config.model_dirs))
         self.ascii = glyphs.ASCII
         self.db_label = Path(self.services.store.path).name
-        """The database's file name for the header; messages name the full path."""
+        """File name of the database, for the header; messages give the full path."""
         self.selected_models: set[str] = set()
         """Models marked in the browser; the launcher starts with them checked."""
 
@@ -360,5 +360,9 @@ def run_app(argv: Sequence[str] | None = None) -> int:
         print(f"vt-tui: error: {error}", file=sys.stderr)
         return 2
     app = VtApp(config)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        # An app that stopped on an error leaves no worker processes behind.
+        app.cancel_run()
     return int(result or app.return_code or 0)

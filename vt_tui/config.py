@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class AppConfig:
-    """What the app reads before its first screen."""
+    """Options the app reads before its first screen."""
 
     db_path: Path
     """The results database (`--db`, else `VT_DB`, else the default under the data directory)."""

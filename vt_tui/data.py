@@ -44,14 +44,14 @@ class ModelRow:
     last_tested: Any = None
     in_catalog: bool = False
     reference: str | None = None
-    """What a job passes to the worker (a folder for models found only there); None means the id."""
+    """Model reference a job passes to the worker (a folder for models found only there); None means the id."""
 
 
 @dataclass
 class ModelTable:
     rows: list[ModelRow]
     catalog_problem: str | None = None
-    """Why catalog models are missing from `rows`, or None."""
+    """Reason the catalog models are missing from `rows`, or None."""
 
 
 def load_model_table(store: Store, models: Sequence[ModelInfo] | None, catalog_problem: str | None = None) -> ModelTable:
@@ -248,7 +248,7 @@ class StatRow:
     median_ci_high_s: float | None = None
     runs: int | None = None
     regression: str | None = None
-    """A short description of a detected regression that still stands, None when none was found."""
+    """Short description of the detected regressions that are still open, None when there are none."""
 
 
 @dataclass

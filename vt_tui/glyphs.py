@@ -1,4 +1,4 @@
-"""How states, numbers and progress look on screen.
+"""Display forms of states, numbers and progress.
 
 Each of the five states has a glyph, a short word and a colour, so a cell stays
 readable in 16 colours, and without colour at all the glyph and word still

@@ -2,7 +2,7 @@
 
 The launcher calls `RunState.apply` for every event, which can be hundreds a
 second while a fast model measures. `apply` only updates plain fields and
-bumps `version`; the screens redraw from the latest state on a timer, so a
+bumps `version`. The screens redraw from the latest state on a timer, so a
 flood of progress events costs one redraw per tick, not one per event.
 """
 
@@ -26,7 +26,7 @@ CANCELLED = "cancelled"
 
 @dataclass
 class JobRow:
-    """What the progress table shows for one job."""
+    """Progress of one job, as the progress table shows it."""
 
     job_id: str
     model: str
@@ -151,6 +151,7 @@ class RunState:
         row.stored = event.stored
         if event.stored:
             self.stored_count += 1
+
         if result is None:
             row.state = "fail"
             row.message = event.message
@@ -168,6 +169,7 @@ class RunState:
                 ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
             )
         row.phase = "done"
+
         summary = f"finished: {row.state}"
         if result.error_type and row.state != UNAVAILABLE:
             summary += f" ({result.error_type})"

@@ -6,7 +6,7 @@ entries of `Services` with fixed data (a detection result that does not depend
 on the machine, a fixed clock) to make snapshots stable.
 
 Parts of vt_core that are not installed raise `FeatureMissing` with a message
-that names the missing module, so the screen says what is missing instead of
+that names the missing module, so the screen shows what is missing instead of
 showing empty data as if it were a result.
 """
 
@@ -71,14 +71,14 @@ class ModelInfo:
     family: str | None = None
     task: str | None = None
     sources: tuple[str, ...] = ()
-    """Where weights are available: cache, local, synthetic (a synthetic build exists on disk)."""
+    """Places with weights: cache, local, synthetic (a synthetic build exists on disk)."""
     parameter_count: int | None = None
     parameter_count_note: str | None = None
-    """How the count was obtained: the catalog's figure, a weights header, or a run that loaded the model."""
+    """Origin of the count: the catalog's figure, a weights header, or a run that loaded the model."""
     path: str | None = None
     in_catalog: bool = False
     reference: str | None = None
-    """What a job passes to the worker: the local folder when the weights are only there, else the id."""
+    """Model reference a job passes to the worker: the local folder when the weights are only there, else the id."""
 
 
 def import_optional(module: str, what: str) -> Any:
@@ -104,7 +104,7 @@ def catalog_models(model_dirs: Sequence[Path]) -> list[ModelInfo]:
         in_catalog = bool(getattr(entry, "in_catalog", False))
         path = local_path or cache_path or synthetic_path
         # The worker resolves a reference as a folder, then a Hugging Face cache id, then a
-        # synthetic build of a catalog id; a model outside the catalog found only in a folder
+        # synthetic build of a catalog id. A model outside the catalog found only in a folder
         # must therefore be passed by its folder.
         reference = str(entry.model_id)
         if local_path and not cache_path:
@@ -175,8 +175,8 @@ class Services:
     def shared(self, name: str, version: int, build: Callable[[], Any], *, rebuild: bool = False) -> Any:
         """Return `build()` computed once per data version and shared by the screens that ask for `name`.
 
-        The model browser, the launcher and the matrix all show the same table;
-        on a large database one query for it takes seconds, so the first
+        The model browser, the launcher and the matrix all show the same table.
+        On a large database one query for it takes seconds, so the first
         screen to ask builds it and the others wait for that result.
         """
         with self._tables_lock:

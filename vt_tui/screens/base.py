@@ -1,4 +1,4 @@
-"""What every main screen shares: header, footer, data reloads in thread workers."""
+"""Base class of the main screens: header, footer, data reloads in thread workers."""
 
 from __future__ import annotations
 

@@ -140,5 +140,7 @@ def render_record(record: RunRecord) -> Group:
 
 
 def _short_json(value: object, limit: int = 200) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -178,7 +178,7 @@ class LaunchScreen(VtScreen):
             details = info.get(platform)
             if self.vt.platforms is None:
                 if self.vt.platforms_problem:
-                    # Without detection the launcher and the worker still decide; the result says why.
+                    # Without detection the launcher and the worker still decide, and the result gives the reason.
                     prompt = Text(f"{platform:<9}", style="bold").append("availability unknown", style="yellow")
                     listing.add_option(Selection(prompt, platform, platform in chosen))
                 else:

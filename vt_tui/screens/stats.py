@@ -173,7 +173,7 @@ class StatsScreen(VtScreen):
         self.query_one("#stats-note", Static).update(Text(message, style="bold red"))
 
     def _show_flags_problem(self, message: str) -> None:
-        """Keep the table and say under it why the regression flags are missing."""
+        """Keep the table and show under it why the regression flags are missing."""
         self._flags_problem = message
         if self.data is not None:
             self.data.regressions = message
@@ -232,20 +232,21 @@ class StatsScreen(VtScreen):
             _title(plot, "median per platform: no runs")
             plot.refresh()
             return
-        models: list[str] = []
-        for row in rows:
-            if row.model_id not in models:
-                models.append(row.model_id)
+
+        models = list(dict.fromkeys(row.model_id for row in rows))
         shown = models[:MAX_BAR_MODELS]
         platforms = [p for p in PLATFORMS if any(r.platform == p for r in rows)]
         series = []
         for model in shown:
-            medians = {}
+            # A model measured under several settings on one platform shows its first row's median.
+            medians: dict[str, float] = {}
             for row in rows:
                 if row.model_id == model and row.platform not in medians:
                     medians[row.platform] = row.median_s * 1e3
+            # A platform without a measured run gets a zero-height bar, which draws nothing.
             series.append([medians.get(p, 0.0) for p in platforms])
-        labels = [m.rstrip("/").rsplit("/", 1)[-1] for m in shown]
+
+        labels = [_short(m) for m in shown]
         if len(series) == 1:
             plt.bar(platforms, series[0], label=labels[0])
         else:
@@ -332,7 +333,7 @@ def _cells(row: StatRow, model_width: int) -> dict[str, object]:
 def _figures(row: StatRow) -> Text:
     """Return every figure of one row on one line, for terminals too narrow for all columns."""
     text = Text()
-    text.append(f"{_short(row.model_id)} on {row.platform}: ", style="bold")
+    text.append(f"{row.model_id} on {row.platform}: ", style="bold")
     ci = "—"
     if row.ci95_low_s is not None and row.ci95_high_s is not None:
         ci = f"{glyphs.seconds(row.ci95_low_s)}–{glyphs.seconds(row.ci95_high_s)}"

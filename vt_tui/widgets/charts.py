@@ -9,9 +9,9 @@ class Chart(PlotextPlot):
     """A PlotextPlot that uses the terminal's own colours under an ANSI theme.
 
     textual-plotext derives its "auto" plot theme from the app theme's RGB
-    colours; the ANSI themes have none (their colours are the terminal's
-    defaults), which turns text black on black. Plotext's `clear` theme
-    draws with the terminal's default colours instead.
+    colours. The ANSI themes have none because they use the terminal's
+    default colours, so the text turns black on black. Plotext's `clear`
+    theme draws with the terminal's default colours instead.
     """
 
     def on_mount(self) -> None:

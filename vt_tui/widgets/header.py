@@ -55,7 +55,9 @@ class AppHeader(Widget):
         for key, mode, title in NAV:
             start = left.cell_len
             active = mode == current
-            style = "bold reverse" if active and on_main_screen else ("bold" if active else "")
+            style = ""
+            if active:
+                style = "bold reverse" if on_main_screen else "bold"
             left.append(f" {key} {title} ", style=style)
             self._spans.append((start, left.cell_len, mode))
         if not on_main_screen:

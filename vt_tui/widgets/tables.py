@@ -1,4 +1,4 @@
-"""DataTable variants whose Enter key says what it does in the footer."""
+"""DataTable variants whose Enter key shows its action in the footer."""
 
 from __future__ import annotations
 
