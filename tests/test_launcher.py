@@ -153,8 +153,13 @@ def test_locked_database_run_spools_then_ingests_once(tiny_clip_dir, db_path):
 
     con = duckdb.connect(str(db_path), read_only=True)
     rows = con.execute("SELECT hardware_platform, success FROM vision_text_results ORDER BY 1").fetchall()
+    orphans = con.execute(
+        "SELECT COUNT(*) FROM result_details d LEFT JOIN runs r USING (run_id) WHERE r.run_id IS NULL"
+    ).fetchone()[0]
     con.close()
     assert rows == [("cpu", True), ("cuda", False)]
+    assert orphans == 0
+    assert "Waiting in the spool" in first.stdout
 
 
 def test_cli_run_json_and_exit_status(tiny_clip_dir, db_path):
@@ -165,6 +170,33 @@ def test_cli_run_json_and_exit_status(tiny_clip_dir, db_path):
     results = json.loads(completed.stdout)
     assert [r["status"] for r in results] == ["pass", "fail"]
     assert results[1]["error_type"] == "model_not_found"
+
+
+def test_cli_run_prints_full_errors(db_path):
+    completed = run_cli("run", "--model", "openai/clip-vit-base-patch16", "--hardware", "cpu", "--db", str(db_path))
+    assert completed.returncode == 1
+    assert "Errors:" in completed.stdout
+    assert "--weights synthetic" in completed.stdout
+    assert "vt-tui db --generate-matrix" in completed.stdout
+
+
+def test_cli_locked_database_is_clear_error(db_path):
+    Store(db_path).result_count()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db_path)!r}); print('locked', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        completed = run_cli("db", "--list-models", "--db", str(db_path))
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=60)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "vt-tui: error: database" in completed.stderr
+    assert "locked by another process" in completed.stderr
 
 
 def test_cli_rejects_invalid_settings(db_path):

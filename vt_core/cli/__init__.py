@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from vt_core import __version__
+from vt_core.store import DatabaseLockedError
+from vt_core.store.schema import SchemaError
 
 SUBCOMMAND_MODULES = ("run", "db", "hardware", "viz", "stats", "setup")
 
@@ -25,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vt-tui",
         description="Measure vision-text models on CPU, CUDA, ROCm, MPS, OpenVINO, WebGPU and WebNN. "
         "Without a subcommand, open the terminal app.",
+        epilog="The app: vt-tui [--db PATH] [--model-dir DIR ...] [--theme NAME]. "
+        "Run `vt-tui COMMAND --help` for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"vt-tui {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to standard error")
@@ -57,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except UsageError as error:
+        print(f"vt-tui: error: {error}", file=sys.stderr)
+        return 2
+    except DatabaseLockedError as error:
+        print(f"vt-tui: error: {error}", file=sys.stderr)
+        return 1
+    except SchemaError as error:
         print(f"vt-tui: error: {error}", file=sys.stderr)
         return 2
 

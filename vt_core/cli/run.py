@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
+import textwrap
 import time
 from typing import Any, TextIO
 
@@ -130,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
         json.dump([r.to_dict() for r in results], sys.stdout, indent=2, default=str)
         print()
     else:
-        print(format_summary(results, time.monotonic() - started, store.path))
+        print(format_summary(results, time.monotonic() - started, store.path, spooled=bool(launcher.spool_message)))
         if not launcher.spool_message:
             print()
-            print(matrix_markdown(store))
+            print(matrix_markdown(store, {r.model_id for r in results}))
     if launcher.spool_message:
         print(f"warning: {launcher.spool_message}", file=sys.stderr)
 
@@ -141,33 +143,47 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def matrix_markdown(store) -> str:
-    """Return the compatibility matrix of the whole database as Markdown."""
+def matrix_markdown(store, model_ids: set[str]) -> str:
+    """Return the compatibility matrix of `model_ids` as Markdown, with states from the whole database."""
+    from vt_core.reports.common import EmptyDatabaseError
     from vt_core.reports.matrix import build_matrix, render_markdown
 
-    return render_markdown(build_matrix(store))
+    try:
+        report = build_matrix(store)
+    except EmptyDatabaseError as error:
+        return str(error)
+    report.rows = [row for row in report.rows if row.model_id in model_ids]
+    return render_markdown(report) + "\nThe matrix of every stored model: vt-tui db --generate-matrix"
 
 
-def format_summary(results: list[JobResult], wall_s: float, db_path: Any) -> str:
-    """Render one line per job with state, median latency and the error, then the totals."""
+def format_summary(results: list[JobResult], wall_s: float, db_path: Any, *, spooled: bool = False) -> str:
+    """Render one line per job with state and median latency, the full errors, then the totals."""
     from vt_core.stats import summarize
 
-    lines = [f"{'model':<42} {'platform':<9} {'state':<11} {'median':>10}  {'source':<9} error"]
+    lines = [f"{'model':<42} {'platform':<9} {'state':<11} {'median':>10}  {'source':<9} error type"]
+    errors: list[str] = []
     for result in results:
         summary = summarize(result.samples_s)
         median = f"{summary['median_s'] * 1000:.2f} ms" if summary["median_s"] is not None else "-"
-        error = ""
-        if result.status != PASS and result.error_message:
-            error = f"{result.error_type}: {result.error_message.splitlines()[0][:100]}"
+        error_type = result.error_type if result.status != PASS else ""
         lines.append(
             f"{result.model_id[:42]:<42} {result.platform:<9} {result.status:<11} {median:>10}  "
-            f"{(result.weights_source or '-'):<9} {error}"
+            f"{(result.weights_source or '-'):<9} {error_type or ''}"
         )
+        if result.status in (FAIL, MISMATCH) and result.error_message:
+            errors.append(f"{result.model_id} on {result.platform} ({result.error_type}):\n"
+                          + textwrap.indent(result.error_message.strip(), "  "))
+
+    if errors:
+        lines.append("")
+        lines.append("Errors:")
+        lines.extend(errors)
     counts = {state: sum(1 for r in results if r.status == state) for state in (PASS, MISMATCH, FAIL, UNAVAILABLE)}
+    where = f"Waiting in the spool of {db_path}." if spooled else f"Stored in {db_path}."
     lines.append("")
     lines.append(
         f"{len(results)} job(s) in {wall_s:.1f} s: " + ", ".join(f"{n} {state}" for state, n in counts.items())
-        + f". Stored in {db_path}."
+        + f". {where}"
     )
     return "\n".join(lines)
 
@@ -212,9 +228,8 @@ class ProgressPrinter:
             self.finished += 1
             result = event.result
             detail = ""
-            if result.status == PASS:
-                median = sorted(result.samples_s)[len(result.samples_s) // 2] if result.samples_s else None
-                detail = f" median {median * 1000:.2f} ms" if median is not None else ""
+            if result.status == PASS and result.samples_s:
+                detail = f" median {statistics.median(result.samples_s) * 1000:.2f} ms"
             elif result.error_type:
                 detail = f" ({result.error_type})"
             self._status(f"{self._label(event.job_id)}: {result.status}{detail}", elapsed, permanent=True)

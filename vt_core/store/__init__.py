@@ -176,10 +176,13 @@ class Store:
 
     def spool_append(self, result: JobResult) -> Path:
         """Append one result to its run's spool file and flush it to disk."""
+        return self._spool_line(result.run_id, result.to_dict())
+
+    def _spool_line(self, run_id: str | None, record: dict[str, Any]) -> Path:
         folder = paths.spool_dir(self.path)
         folder.mkdir(parents=True, exist_ok=True)
-        spool_file = folder / f"{result.run_id or 'no-run'}.jsonl"
-        line = json.dumps(result.to_dict(), default=str) + "\n"
+        spool_file = folder / f"{run_id or 'no-run'}.jsonl"
+        line = json.dumps(record, default=str) + "\n"
         with open(spool_file, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
@@ -195,9 +198,9 @@ class Store:
             return status
 
         for spool_file in files:
-            results = list(_read_spool(spool_file))
+            results, runs = _read_spool(spool_file)
             try:
-                added = self.ingest(results)
+                added = self.ingest(results, runs=runs)
             except DatabaseLockedError as error:
                 status.pending += len(results)
                 status.message = (
@@ -211,10 +214,14 @@ class Store:
             spool_file.unlink(missing_ok=True)
         return status
 
-    def ingest(self, results: Iterable[JobResult]) -> int:
-        """Insert results not stored yet, in one transaction; return how many were new."""
+    def ingest(self, results: Iterable[JobResult], *, runs: Iterable[dict[str, Any]] = ()) -> int:
+        """Insert results not stored yet, and upsert run records, in one transaction.
+
+        Return how many results were new.
+        """
         results = list(results)
-        if not results:
+        runs = list(runs)
+        if not results and not runs:
             return 0
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
@@ -237,6 +244,8 @@ class Store:
                     touched_models.add(result.model_id)
                     added += 1
                 refresh_compatibility(con, touched_models)
+                for run in runs:
+                    _upsert_run(con, run)
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
@@ -244,14 +253,21 @@ class Store:
         return added
 
     def record_run(self, run_id: str, *, started_at: Any, finished_at: Any, command: str,
-                   settings: dict[str, Any], job_count: int) -> None:
-        """Insert or update the row of one run."""
-        with self.connect() as con:
-            con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-                "finished_at = excluded.finished_at, job_count = excluded.job_count",
-                [run_id, started_at, finished_at, command, json.dumps(settings), job_count],
-            )
+                   settings: dict[str, Any], job_count: int) -> bool:
+        """Insert or update the row of one run.
+
+        Return True when it is in DuckDB. When the database stays locked the row
+        goes to the spool with the run's results and is written with them later.
+        """
+        run = {"run_id": run_id, "started_at": _iso(started_at), "finished_at": _iso(finished_at),
+               "command": command, "settings": settings, "job_count": job_count}
+        try:
+            with self.connect() as con:
+                _upsert_run(con, run)
+            return True
+        except DatabaseLockedError:
+            self._spool_line(run_id, {RUN_SPOOL_KEY: run})
+            return False
 
     # -- reads -------------------------------------------------------------
 
@@ -307,18 +323,43 @@ class Store:
             return con.execute("SELECT COUNT(*) FROM vision_text_results").fetchone()[0]
 
 
-def _read_spool(spool_file: Path) -> Iterator[JobResult]:
+RUN_SPOOL_KEY = "__run__"
+"""Key of a spool line that holds a run record instead of a result."""
+
+
+def _read_spool(spool_file: Path) -> tuple[list[JobResult], list[dict[str, Any]]]:
+    """Return the results and run records of one spool file."""
+    results: list[JobResult] = []
+    runs: list[dict[str, Any]] = []
     with open(spool_file, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             line = line.strip()
             if not line:
                 continue
             try:
-                yield JobResult.from_dict(json.loads(line))
+                record = json.loads(line)
+                if RUN_SPOOL_KEY in record:
+                    runs.append(record[RUN_SPOOL_KEY])
+                else:
+                    results.append(JobResult.from_dict(record))
             except (json.JSONDecodeError, TypeError) as error:
-                # A line cut short by a crash mid-write: the job's result is lost, but
+                # A line cut short by a crash mid-write: that record is lost, but
                 # the rest of the file is still good.
                 log.warning("skipped invalid spool line %s:%d: %s", spool_file, number, error)
+    return results, runs
+
+
+def _upsert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+        "finished_at = excluded.finished_at, job_count = excluded.job_count",
+        [run["run_id"], _parse_time(run.get("started_at")), _parse_time(run.get("finished_at")),
+         run.get("command"), json.dumps(run.get("settings") or {}), run.get("job_count")],
+    )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 LATEST_STATES_SQL = """
