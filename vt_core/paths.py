@@ -1,4 +1,4 @@
-"""Where vt-tui keeps its database, spool, caches and reports.
+"""Locations of the database, spool, caches and reports.
 
 Defaults live under the user's data directory (`platformdirs`); `VT_DB` moves
 the database and `VT_HOME` moves everything else (tests point it at a temporary

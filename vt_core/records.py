@@ -140,7 +140,7 @@ class JobResult:
     """The outcome of one job, whether it passed, failed or could not start.
 
     Latencies are in seconds. Memory figures are in MiB (2**20 bytes). `samples_s`
-    holds every timed iteration in order; statistics are derived from it.
+    contains every timed iteration in order; statistics are derived from it.
     """
 
     job_id: str
