@@ -56,13 +56,19 @@ async def wait(pilot, condition, timeout_s: float, what: str) -> None:
 
 
 async def settle(pilot) -> None:
+    """Wait until two rounds in a row pass without a running worker (a run is not waited for)."""
     from textual.worker import WorkerCancelled
 
-    for _ in range(5):
-        await pilot.pause()
+    quiet = 0
+    for _ in range(40):
+        await pilot.pause(0.05)
         pending = [w for w in pilot.app.workers if not w.is_finished and w.group != "run"]
         if not pending:
-            break
+            quiet += 1
+            if quiet == 2:
+                break
+            continue
+        quiet = 0
         for worker in pending:
             try:
                 await worker.wait()

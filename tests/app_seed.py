@@ -129,20 +129,26 @@ def seeded_app(db_path: Path, *, reports_dir: Path | None = None, theme: str | N
     return VtApp(AppConfig(db_path=db_path, theme=theme), services=services)
 
 
-async def settle(pilot, rounds: int = 5) -> None:
+async def settle(pilot, rounds: int = 20) -> None:
     """Wait until the app's workers are done and the screen has caught up.
 
-    A newer load cancels an older one of the same group, so cancelled workers
-    are expected; a failed worker raises. Workers that start others (the stats
-    table loads its charts) need more than one round. A run is not waited for.
+    A screen starts its loads on the events that follow a key press, so the
+    app counts as settled only after two rounds in a row without a running
+    worker. A newer load cancels an older one of the same group, so cancelled
+    workers are expected; a failed worker raises. A run is not waited for.
     """
     from textual.worker import WorkerCancelled
 
+    quiet = 0
     for _ in range(rounds):
-        await pilot.pause()
+        await pilot.pause(0.05)
         pending = [w for w in pilot.app.workers if not w.is_finished and w.group != "run"]
         if not pending:
-            break
+            quiet += 1
+            if quiet == 2:
+                break
+            continue
+        quiet = 0
         for worker in pending:
             try:
                 await worker.wait()

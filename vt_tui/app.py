@@ -121,6 +121,7 @@ class VtApp(App[int]):
         if keymap:
             self.set_keymap(keymap)
         self.set_interval(STATUS_INTERVAL_S, self._follow_run)
+        self._follow_run()
         self._ingest_spool()
 
     def _initial_theme(self) -> str:
