@@ -44,7 +44,10 @@ class CellScreen(VtScreen):
     def on_mount(self) -> None:
         super().on_mount()
         runs = self.query_one("#cell-runs", DataTable)
-        runs.add_columns("When", "State", "Error", "Median", "n", "Device", "Source")
+        # Fixed widths: the rows arrive from a worker, and auto widths would follow the first rows drawn.
+        for label, width in (("When", 19), ("State", 10), ("Error", 18), ("Median", 8), ("n", 4), ("Device", 8),
+                             ("Source", 9)):
+            runs.add_column(label, key=label, width=width)
         runs.focus()
 
     def load(self) -> None:

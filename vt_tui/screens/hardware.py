@@ -36,12 +36,20 @@ class HardwareScreen(VtScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#hardware-table", DataTable)
-        table.add_column("Platform", key="platform")
-        table.add_column("State", key="state")
-        table.add_column("Devices or reason", key="devices")
-        table.focus()
+        self._columns()
+        self.query_one("#hardware-table", DataTable).focus()
         self.watch(self.app, "platforms_version", self._show, init=False)
+
+    def _columns(self) -> None:
+        table = self.query_one("#hardware-table", DataTable)
+        table.clear(columns=True)
+        table.add_column("Platform", key="platform", width=8)
+        table.add_column("State", key="state", width=13)
+        table.add_column("Devices or reason", key="devices", width=max(self.size.width - 33, 20))
+
+    def on_resize(self) -> None:
+        self._columns()
+        self._show()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()

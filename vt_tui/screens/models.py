@@ -248,7 +248,11 @@ class ModelsScreen(VtScreen):
         self.query_one("#models-detail-title", Static).update(title)
         history = self.query_one("#models-history", DataTable)
         history.clear(columns=True)
-        history.add_columns("When", "Platform", "State", "Median", "n", "Source", "Error")
+        # Fixed widths: the rows arrive from a worker, and auto widths would follow the first rows drawn.
+        widths = {"When": 16, "Platform": 8, "State": 10, "Median": 8, "n": 4, "Source": 9}
+        error_width = max(self.size.width - sum(w + 2 for w in widths.values()) - 5, 10)
+        for label, width in (*widths.items(), ("Error", error_width)):
+            history.add_column(label, key=label, width=width)
         history.add_row("loading …")
         self._load_history(model_id)
 
@@ -272,7 +276,7 @@ class ModelsScreen(VtScreen):
                 error = f"{error}: {record.error_message.splitlines()[0] if record.error_message else ''}"
             history.add_row(
                 when, record.platform, glyphs.state_text(record.state), glyphs.seconds(record.median_s),
-                str(record.n or 0), record.weights_source or "—", error[:80],
+                str(record.n or 0), record.weights_source or "—", error,
                 key=record.result_id,
             )
 
