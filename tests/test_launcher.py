@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import duckdb
@@ -206,3 +207,41 @@ def test_cli_rejects_invalid_settings(db_path):
     completed = run_cli("run", "--hardware", "cpu,tpu", "--db", str(db_path))
     assert completed.returncode == 2
     assert "unknown platform tpu" in completed.stderr
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_worker_dies_with_killed_parent(tiny_clip_dir, tmp_path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import asyncio
+            from vt_core.launcher import Launcher
+            from vt_core.records import JobSpec, Settings
+
+            launcher = Launcher(None, job_env=lambda spec: {{"VT_WORKER_FAULT": "measure:hang"}})
+            spec = JobSpec(model_ref={str(tiny_clip_dir)!r}, platform="cpu", settings=Settings(warmup=0))
+
+            def on_event(event):
+                if event.kind == "phase" and event.phase == "measure":
+                    print(launcher._processes[event.job_id].pid, flush=True)
+
+            asyncio.run(launcher.run([spec], on_event))
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    worker_pid = int(parent.stdout.readline())
+    assert process_alive(worker_pid)
+
+    parent.kill()
+    parent.wait(timeout=30)
+    for _ in range(100):
+        if not process_alive(worker_pid):
+            break
+        time.sleep(0.1)
+    assert not process_alive(worker_pid)

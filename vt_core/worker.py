@@ -34,7 +34,9 @@ import gc
 import json
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any, TextIO
@@ -474,8 +476,34 @@ class Job:
         )
 
 
+PARENT_CHECK_INTERVAL_S = 1.0
+
+
+def exit_when_orphaned(interval_s: float = PARENT_CHECK_INTERVAL_S) -> None:
+    """Kill this worker's process group once its parent is gone.
+
+    The launcher starts each worker in a session of its own so that a kill
+    reaches a browser the worker started; the same isolation means a parent
+    killed by a signal would leave the worker running. A daemon thread polls the
+    parent id and ends the group when the worker has been re-parented.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                try:
+                    os.killpg(os.getpgrp(), signal.SIGKILL)
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="vt-parent-watch", daemon=True).start()
+
+
 def main() -> int:
     protocol = take_protocol_stream()
+    exit_when_orphaned()
     # Workers never touch the network: models come from local directories or the cache.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
