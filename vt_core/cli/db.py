@@ -109,12 +109,12 @@ def list_models(args: argparse.Namespace) -> int:
 
     from vt_core.records import PLATFORMS
 
-    header = f"{'model':<44} {'family':<7} {'params':>7}  {'sources':<22} " + " ".join(f"{p:<8}" for p in PLATFORMS)
+    header = f"{'model':<44} {'family':<7} {'params':>7}  {'sources':<22} " + " ".join(f"{p:<11}" for p in PLATFORMS)
     print(header)
     for row in rows:
         params = _format_count(row["parameter_count"])
         sources = ",".join(row["sources"]) or "-"
-        cells = " ".join(f"{row['states'].get(p, 'untested'):<8}" for p in PLATFORMS)
+        cells = " ".join(f"{row['states'].get(p, 'untested'):<11}" for p in PLATFORMS)
         print(f"{row['model_id'][:44]:<44} {row['family'] or '-':<7} {params:>7}  {sources[:22]:<22} {cells}")
     return 0
 
