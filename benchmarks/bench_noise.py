@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     with common.data_home(args.home, temporary=args.quick and not args.home):
         from vt_core.records import JobSpec, Settings
 
-        reference = str(common.quick_model("clip")) if args.quick and not args.model else (args.model or common.CLIP_ID)
+        reference = common.model_reference(args.model, args.quick)
         model = common.resolve_model(reference)
         order = schedule(args.repeats, args.config_repeats)
         print(f"model: {model.model_id} ({model.source} weights) on {args.platform}; each job >= {args.iterations} "

@@ -156,6 +156,14 @@ def event_time(times: common.JobTimes, kind: str, phase: str | None = None) -> f
     return None
 
 
+def job_wall(times: common.JobTimes) -> float:
+    """Return a job's wall time from the launcher starting its worker to its `finished` event; 0 without a worker."""
+    finished = event_time(times, "finished")
+    if times.worker_launched is None or finished is None:
+        return 0.0
+    return finished - times.worker_launched
+
+
 def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str, float] | None:
     """Return the parts of one job's wall time in seconds, plus `wall`, `useful` and `overhead`.
 
@@ -181,7 +189,7 @@ def breakdown(result, times: common.JobTimes, built_synthetic: bool) -> dict[str
     for name in ("resolve", "reference", "load", "convert", "compile", "warmup", "measure"):
         parts[name] = phases.get(name, 0.0)
     parts["compare"] = phases.get("compare", 0.0) + phases.get("done", 0.0)
-    wall = finished - launched
+    wall = job_wall(times)
     parts["other"] = wall - sum(parts.values())
     useful = sum(parts[name] for name in USEFUL) + (parts["resolve"] if built_synthetic else 0.0)
     parts.update(wall=wall, useful=useful, overhead=wall - useful)
@@ -234,8 +242,9 @@ def print_run(index: int, run: CliRun, built_before: dict[str, bool]) -> None:
 
     jobs_span = launcher.run_finished - launcher.run_started
     outside = run.wall - jobs_span
-    print(f"run level: {run.wall:.2f} s = {jobs_span:.2f} s in the launcher ({total_wall:.2f} s in jobs, "
-          f"{jobs_span - total_wall:.2f} s run record and events) + {outside:.2f} s outside it "
+    every_job = sum(job_wall(times) for times in launcher.jobs.values())
+    print(f"run level: {run.wall:.2f} s = {jobs_span:.2f} s in the launcher ({every_job:.2f} s in jobs, "
+          f"{jobs_span - every_job:.2f} s run record and events) + {outside:.2f} s outside it "
           f"(platform detection {run.detection_s:.2f} s; store, spool and the summary "
           f"{outside - run.detection_s:.2f} s)")
     for label, _, parts, _ in columns:

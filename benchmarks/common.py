@@ -15,6 +15,7 @@ import contextlib
 import math
 import os
 import platform
+import random
 import shutil
 import statistics
 import sys
@@ -38,6 +39,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 from vt_core import events  # noqa: E402
 from vt_core.launcher import Launcher, LauncherEvent  # noqa: E402
 from vt_core.records import JobResult, JobSpec  # noqa: E402
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
 
 CLIP_ID = "openai/clip-vit-base-patch32"
 BLIP_ID = "Salesforce/blip-image-captioning-base"
@@ -121,6 +125,15 @@ def quick_model(family: str) -> Path:
     return catalog.build_synthetic(base_id, target, overrides, label=label)
 
 
+def model_reference(requested: str | None, quick: bool) -> str:
+    """Return the CLIP model to benchmark: `requested`, else the quick CLIP with --quick, else openai/clip-vit-base-patch32."""
+    if requested:
+        return requested
+    if quick:
+        return str(quick_model("clip"))
+    return CLIP_ID
+
+
 def resolve_model(reference: str) -> Any:
     """Resolve a model reference like `vt-tui run --weights synthetic` does, building it when needed."""
     from vt_core import catalog
@@ -168,10 +181,36 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.2f}"
 
 
-def goal_line(label: str, ratio: float, tolerance: float) -> str:
-    """Return `label ratio r: within/outside +-t` for a ratio whose goal is 1 +- tolerance."""
+def bootstrap_ratio_interval(medians_a: Sequence[float], medians_b: Sequence[float],
+                             resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+    """Return the 95% percentile-bootstrap interval of median(A) / median(B) over resampled rounds.
+
+    Rounds are resampled as (A, B) pairs, because the two sides of a round ran
+    one after the other under the same machine load.
+    """
+    generator = random.Random(BOOTSTRAP_SEED)
+    count = len(medians_a)
+    ratios = []
+    for _ in range(resamples):
+        picks = [generator.randrange(count) for _ in range(count)]
+        ratios.append(median([medians_a[i] for i in picks]) / median([medians_b[i] for i in picks]))
+    ratios.sort()
+    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+
+
+def print_ratios(medians_a: Sequence[float], medians_b: Sequence[float], tolerance: float) -> None:
+    """Print the paired per-round ratios, the ratio of the medians of round medians with its interval, and the load."""
+    paired = spread([a / b for a, b in zip(medians_a, medians_b)])
+    print(f"paired per-round A/B: median {paired.median:.4f}, min {paired.minimum:.4f}, max {paired.maximum:.4f}")
+    spread_a = spread(medians_a)
+    spread_b = spread(medians_b)
+    print(f"round medians, coefficient of variation: A {percent(spread_a.cv)}, B {percent(spread_b.cv)}")
+    ratio = median(medians_a) / median(medians_b)
     verdict = "met" if abs(ratio - 1.0) <= tolerance else "missed"
-    return f"{label}: {ratio:.4f} (goal 1 +- {tolerance:.0%}: {verdict})"
+    low, high = bootstrap_ratio_interval(medians_a, medians_b)
+    print(f"ratio of medians A/B (medians of round medians): {ratio:.4f}, 95% bootstrap interval "
+          f"[{low:.4f}, {high:.4f}] (goal 1 +- {tolerance:.0%}: {verdict})")
+    print(f"load average at end: {load_text()}")
 
 
 # --- machine -------------------------------------------------------------------------------
