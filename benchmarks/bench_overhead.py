@@ -5,12 +5,13 @@ Usage:
         [--home DIR] [--keep] [--quick]
 
 The script runs the real `vt-tui run --models clip,blip --hardware cpu,openvino
---weights synthetic --db <scratch>.duckdb` in this process, `--runs` times in
-the same data directory: a fresh temporary one by default, so the first run is
-cold (synthetic builds, reference outputs and OpenVINO IR are made) and later
-runs find them cached. The launcher is the real one with timestamp hooks only
-(common.RecordingLauncher). Each job's wall time, from the launcher starting
-its worker to the stored result, is split into:
+--weights synthetic --db <scratch>.duckdb` `--runs` times, each in a fresh
+Python process as a user's command would run, all in the same data directory:
+a fresh temporary one by default, so the first run is cold (synthetic builds,
+reference outputs and OpenVINO IR are made) and later runs find them cached.
+The launcher is the real one with timestamp hooks only (common.RecordingLauncher).
+Each job's wall time, from the launcher starting its worker to the stored
+result, is split into:
 
   worker start   process start, interpreter start, importing vt_core.worker (parent clock)
   import         torch, transformers and, for openvino jobs, openvino (worker's phase_times_s)
@@ -74,6 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="tiny models of the --models families, >= 5 iterations and 0.2 s each: "
                         "checks that the script works")
+    parser.add_argument("--run-index", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
@@ -288,22 +290,38 @@ def print_import_profiles(hardware: str) -> None:
               + ", ".join(f"{name} {seconds:.2f}" for name, seconds in shown) + f", other {rest:.2f}")
 
 
+def run_once(args: argparse.Namespace) -> int:
+    """Run `vt-tui run` once in this process (a child of main) and print its table; return its exit status."""
+    with common.data_home(args.home, temporary=False) as home:
+        arguments = cli_arguments(args, home / "bench-overhead.duckdb")
+        if args.run_index == 1:
+            print("command: vt-tui " + " ".join(arguments))
+        built_before = {} if args.quick else synthetic_builds_present(args.models)
+        run = run_cli(arguments)
+        print_run(args.run_index, run, built_before)
+    return run.status
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.run_index is not None:
+        return run_once(args)
+
     common.print_header("Harness overhead of `vt-tui run`, per job")
     exit_status = 0
     with common.data_home(args.home, temporary=not args.home, keep=args.keep) as home:
-        print(f"data directory: {home}")
-        db_path = home / "bench-overhead.duckdb"
+        print(f"data directory: {home}", flush=True)
         for index in range(1, args.runs + 1):
-            arguments = cli_arguments(args, db_path)
-            if index == 1:
-                print("command: vt-tui " + " ".join(arguments))
-            built_before = {} if args.quick else synthetic_builds_present(args.models)
             common.progress(f"run {index}/{args.runs}")
-            run = run_cli(arguments)
-            print_run(index, run, built_before)
-            exit_status = max(exit_status, run.status)
+            command = [sys.executable, str(Path(__file__).resolve()), "--run-index", str(index), "--home", str(home),
+                       "--models", args.models, "--hardware", args.hardware]
+            if args.quick:
+                command.append("--quick")
+            # The child's table goes straight to this process's standard output.
+            completed = subprocess.run(command, check=False)
+            if completed.returncode not in (0, 1):
+                raise SystemExit(f"run {index} failed with status {completed.returncode}; its error is above")
+            exit_status = max(exit_status, completed.returncode)
         print_import_profiles(args.hardware)
     print(f"\nload average at end: {common.load_text()}")
     return exit_status
