@@ -284,10 +284,10 @@ def print_import_profiles(hardware: str) -> None:
         platform = platform.strip()
         common.progress(f"import profile: {platform} worker")
         total, ranked = import_profile(platform)
-        shown = ranked[:IMPORT_PROFILE_PACKAGES]
-        rest = total - sum(seconds for _, seconds in shown)
+        top_packages = ranked[:IMPORT_PROFILE_PACKAGES]
+        rest = total - sum(seconds for _, seconds in top_packages)
         print(f"import profile {platform} (python -X importtime, self time by package): {total:.2f} s = "
-              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in shown) + f", other {rest:.2f}")
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in top_packages) + f", other {rest:.2f}")
 
 
 def run_once(args: argparse.Namespace) -> int:

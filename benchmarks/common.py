@@ -4,9 +4,10 @@ The scripts bench_fidelity_cpu.py, bench_fidelity_openvino.py, bench_overhead.py
 and bench_noise.py import this module by its file name, so each one runs as
 `python benchmarks/<script>.py` from the repository root or elsewhere.
 
-`RecordingLauncher` is the real `vt_core.launcher.Launcher` with three hooks
-that only take timestamps: every `LauncherEvent` the caller sees, the moment a
-worker's result line arrives, and how long storing each result takes.
+`RecordingLauncher` is the real `vt_core.launcher.Launcher` with hooks that
+only take timestamps: every `LauncherEvent` the caller receives, when each
+worker starts and exits, when its result line arrives, and how long storing
+each result takes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# Worker processes import vt_core too; PYTHONPATH makes a checkout without
-# `pip install -e .` work the same way as an installed one.
+# Worker processes import vt_core too, so PYTHONPATH names this checkout, and a
+# checkout without `pip install -e .` works like an installed one.
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(
