@@ -129,7 +129,14 @@ def run_benchmark_app(command: list[str]) -> tuple[float, int, dict[str, str]]:
     if completed.returncode != 0:
         raise SystemExit(f"benchmark_app failed with status {completed.returncode}:\n{output[-3000:]}\n"
                          f"command: {' '.join(command)}")
-    median = re.search(r"Median:\s+([0-9.]+)\s*ms", output)
+    return parse_benchmark_app_output(output)
+
+
+def parse_benchmark_app_output(output: str) -> tuple[float, int, dict[str, str]]:
+    """Return the median latency in seconds, the iteration count and the CPU config lines of benchmark_app OUTPUT."""
+    # benchmark_app prints every latency in "us" when the average is under 1 ms
+    # (the tiny --quick model on a quiet machine), otherwise in "ms".
+    median = re.search(r"Median:\s+([0-9.]+)\s*(us|ms|s)\b", output)
     count = re.search(r"Count:\s+(\d+)\s+iterations", output)
     if median is None or count is None:
         raise SystemExit(f"benchmark_app printed no Median or Count line; its output ends with:\n{output[-3000:]}")
@@ -138,7 +145,8 @@ def run_benchmark_app(command: list[str]) -> tuple[float, int, dict[str, str]]:
         match = re.search(rf"^\[ INFO \]\s+{key}: (.+)$", output, re.MULTILINE)
         if match:
             config[key] = match.group(1).strip()
-    return float(median.group(1)) / 1000.0, int(count.group(1)), config
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}[median.group(2)]
+    return float(median.group(1)) * scale, int(count.group(1)), config
 
 
 def main(argv: list[str] | None = None) -> int:

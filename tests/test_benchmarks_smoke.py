@@ -63,3 +63,25 @@ def test_noise_quick(tmp_path: Path) -> None:
     assert "default       2" in summary
     assert "threads=1" in summary
     assert "warmup=0" in summary
+
+
+BENCHMARK_APP_TAIL = """[ INFO ]   INFERENCE_NUM_THREADS: 2
+[ INFO ] Count:            1343 iterations
+[ INFO ] Latency:
+[ INFO ]    Median:        {median}
+[ INFO ]    Average:       {median}
+"""
+
+
+@pytest.mark.parametrize(("printed", "seconds"), [("702.80 us", 702.80e-6), ("10.47 ms", 10.47e-3)])
+def test_benchmark_app_median_in_either_unit(printed: str, seconds: float) -> None:
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        import bench_fidelity_openvino
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    median, count, config = bench_fidelity_openvino.parse_benchmark_app_output(
+        BENCHMARK_APP_TAIL.format(median=printed))
+    assert median == pytest.approx(seconds)
+    assert count == 1343
+    assert config == {"INFERENCE_NUM_THREADS": "2"}
