@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Input, SelectionList, Static
 
-from tests.app_seed import BLIP_BASE, CLIP_B16, CLIP_B32, seed_database, seeded_app, settle
+from tests.app_seed import BLIP_BASE, CLIP_B16, CLIP_B32, NOW, seed_database, seeded_app, seeded_results, settle
+from vt_core.store import Store
 from vt_tui.screens.cell import CellScreen
 from vt_tui.screens.dialogs import ConfirmScreen, HelpScreen
 
@@ -77,6 +78,37 @@ async def test_models_filter_detail_select(isolated):
 
         await pilot.press("escape")
         assert not app.screen.query_one("#models-detail").display
+
+
+async def test_history_marks_simulated_legacy_result(isolated):
+    simulated = seeded_results()[-2]
+    simulated.job_id, simulated.weights_source = "legacy-0001", "legacy"
+    simulated.finished_at = NOW.isoformat()
+    simulated.extra = {"is_simulated": True, "source_file": "old/blip_cpu.json"}
+    Store(isolated).ingest([simulated])
+    app = seeded_app(isolated)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"blip base", "enter", "enter")
+        await settle(pilot)
+        history = app.screen.query_one("#models-history", DataTable)
+        states = [cell_text(history, row.value, history.ordered_columns[2].key) for row in history.rows]
+
+        assert sorted(states) == ["✓ pass", "✓ sim", "✗ fail"]
+
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.screen.query_one("#matrix-table", DataTable)
+        keys = [row.value for row in table.rows]
+        table.move_cursor(row=keys.index(BLIP_BASE), column=1)
+        await pilot.press("enter")
+        await settle(pilot)
+        runs = app.screen.query_one("#cell-runs", DataTable)
+        detail = static_text(app.screen.query_one("#cell-detail-text", Static))
+
+        assert cell_text(runs, "legacy-0001", "State") == "✓ sim"
+        assert "pass (simulated)" in detail
+        assert "The older framework simulated this result instead of measuring it" in detail
 
 
 async def test_launch_lists_unavailable_platforms_disabled(isolated):

@@ -155,18 +155,26 @@ class RunRecord:
     comparison: dict[str, Any] = field(default_factory=dict)
     output: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    flag: str | None = None
+    """"mock" or "simulated" for a legacy result that the older framework faked, else None."""
 
 
 _RUN_COLUMNS = """
     r.id, r.model_id, r.hardware_platform, r.timestamp, d.state, r.error_type, d.error_message, d.device,
     d.weights_source, d.precision, d.batch_size, d.n_samples, d.mean_s, d.median_s, d.p90_s, d.p99_s,
     d.stdev_s, d.ci95_low_s, d.ci95_high_s, d.throughput_per_s, d.load_time_s, d.first_inference_s,
-    d.peak_rss_mb, d.max_abs_diff, d.top1_agreement, d.tokens_match, r.results, d.run_id
+    d.peak_rss_mb, d.max_abs_diff, d.top1_agreement, d.tokens_match, r.results, d.run_id, d.is_mock,
+    d.is_simulated
 """
 
 
 def _run_record(row: Sequence[Any]) -> RunRecord:
     results = _json(row[26])
+    flag = None
+    if row[28]:
+        flag = "mock"
+    elif row[29]:
+        flag = "simulated"
     return RunRecord(
         result_id=row[0], model_id=row[1], platform=row[2], timestamp=row[3], state=row[4],
         error_type=row[5], error_message=row[6], device=row[7], weights_source=row[8], precision=row[9],
@@ -175,6 +183,7 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
         load_time_s=row[20], first_inference_s=row[21], peak_rss_mb=row[22], max_abs_diff=row[23],
         top1_agreement=row[24], tokens_match=row[25], comparison=results.get("comparison") or {},
         output=results.get("output") or {}, run_id=row[27],
+        flag=flag,
     )
 
 

@@ -74,6 +74,15 @@ def state_text(state: str, *, word: bool = True, full: bool = False) -> Text:
     return Text(label, style=style.style)
 
 
+def result_state_text(state: str, flag: str | None, *, full: bool = False) -> Text:
+    """Return `state_text` of a stored result, or its glyph and FLAG ("mock" or "simulated") when it was faked."""
+    if flag is None:
+        return state_text(state, full=full)
+    if full:
+        return Text(f"{glyph(state)} {state} ({flag})", style="magenta")
+    return Text(f"{glyph(state)} {'sim' if flag == 'simulated' else flag}", style="magenta")
+
+
 def legend() -> Text:
     """Return a one-line legend of the five states."""
     text = Text()

@@ -66,7 +66,8 @@ class CellScreen(VtScreen):
         for record in records:
             runs.add_row(
                 record.timestamp.strftime("%Y-%m-%d %H:%M:%S") if record.timestamp else "—",
-                glyphs.state_text(record.state), record.error_type or "", glyphs.seconds(record.median_s),
+                glyphs.result_state_text(record.state, record.flag), record.error_type or "",
+                glyphs.seconds(record.median_s),
                 str(record.n or 0), record.device or "default", record.weights_source or "—",
                 key=record.result_id,
             )
@@ -89,9 +90,15 @@ def render_record(record: RunRecord) -> Group:
     """Return the full description of one stored run."""
     parts: list[object] = []
     head = Text()
-    head.append_text(glyphs.state_text(record.state, full=True))
+    head.append_text(glyphs.result_state_text(record.state, record.flag, full=True))
     head.append(f"  result {record.result_id}  run {record.run_id or '—'}", style="dim")
     parts.append(head)
+    if record.flag is not None:
+        verb = "mocked" if record.flag == "mock" else "simulated"
+        parts.append(Text(
+            f"The older framework {verb} this result instead of measuring it, so the matrix and "
+            "statistics leave it out.", style="magenta",
+        ))
 
     if record.error_type or record.error_message:
         parts.append(Text(f"\nError: {record.error_type or 'unknown'}", style="bold red"))

@@ -275,7 +275,8 @@ class ModelsScreen(VtScreen):
             if record.error_message and record.state not in ("pass",):
                 error = f"{error}: {record.error_message.splitlines()[0] if record.error_message else ''}"
             history.add_row(
-                when, record.platform, glyphs.state_text(record.state), glyphs.seconds(record.median_s),
+                when, record.platform, glyphs.result_state_text(record.state, record.flag),
+                glyphs.seconds(record.median_s),
                 str(record.n or 0), record.weights_source or "—", error,
                 key=record.result_id,
             )
