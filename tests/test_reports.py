@@ -22,6 +22,7 @@ from vt_core.reports.matrix import render_markdown as matrix_markdown
 from vt_core.reports.performance import render_csv as performance_csv
 from vt_core.stats import summarize
 from vt_core.store import Store
+from vt_core.store.legacy import import_results
 
 
 @pytest.fixture()
@@ -288,6 +289,39 @@ def test_performance_without_timed_results(tmp_path, monkeypatch):
 
     assert report.groups == []
     assert "No timed results" in reports.render_performance_markdown(report)
+
+
+def test_performance_lists_legacy_average_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("VT_HOME", str(tmp_path / "home"))
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "clip_cpu_test.json").write_text(json.dumps({
+        "results": {"cpu": {"init": "Success", "execution_time": 1.25, "implementation_type": "REAL_CPU",
+                            "success": True}},
+        "metadata": {"model_id": CLIP, "timestamp": "2025-03-05T19:33:43"},
+    }))
+    store = Store(tmp_path / "legacy.duckdb")
+    import_results(store, legacy)
+
+    report = reports.build_performance(store)
+    group = group_of(report, CLIP, "cpu")
+    markdown = reports.render_performance_markdown(report)
+    row = next(r for r in csv.DictReader(io.StringIO(performance_csv(report))) if r["model_id"] == CLIP)
+
+    assert group["n"] == 0
+    assert group["mean_s"] is None
+    assert group["runs_without_samples"] == 1
+    assert group["unsampled_mean_s"] == pytest.approx(1.25)
+    assert "## Results without samples" in markdown
+    assert "| 1 | 1250.00 |" in markdown
+    assert float(row["unsampled_mean_s"]) == pytest.approx(1.25)
+
+
+def test_performance_measured_groups_have_no_unsampled_runs(known):
+    report = reports.build_performance(known.store)
+
+    assert all(g["runs_without_samples"] == 0 for g in report.groups)
+    assert "## Results without samples" not in reports.render_performance_markdown(report)
 
 
 # -- files and CLI ---------------------------------------------------------------

@@ -3,7 +3,8 @@
 A group is every `pass` result that shares model, task, platform, settings key
 (device, precision, batch size, weights source) and machine. Mismatching and
 failed runs appear in the compatibility matrix, not here. Its statistics come from the pooled per-iteration samples of those
-results, aggregated in DuckDB, never from averaging per-run averages.
+results, aggregated in DuckDB, never from averaging per-run averages. Pass results without samples (legacy imports)
+get a separate table of the averages their files reported.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ CI_NOTE = (
     "Throughput: items (batch size x samples) per second of timed loop. Peak memory: the largest per-run "
     "peak in the group (torch max allocated on GPUs, else the worker's peak RSS above its post-import "
     "baseline). Only pass results are timed."
+)
+
+UNSAMPLED_NOTE = (
+    "These pass results carry no per-iteration samples, so the tables above leave their statistics blank. "
+    "Results imported from the older framework are of this kind: it stored one average per run, with no "
+    "record of iterations, warm-up or load. \"Reported mean\" is the mean of those averages, not measured "
+    "by vt-tui; it is blank where the file gave no time."
 )
 
 
@@ -229,6 +237,18 @@ def render_markdown(report: PerformanceReport) -> str:
         parts.append(common.markdown_table(GROUP_HEADER, body, align))
         parts.append("")
 
+    unsampled = [g for g in report.groups if g["runs_without_samples"]]
+    if unsampled:
+        parts.extend(["## Results without samples", "", UNSAMPLED_NOTE, ""])
+        header = ("Model", "Task", "Platform", "Weights", "Machine", "Runs without samples", "Reported mean ms")
+        body = [
+            [md_cell(c) for c in (g["model_id"], g["task"] or "", g["platform"], g["weights_source"] or "unknown",
+                                  machine_label(g), str(g["runs_without_samples"]), fmt_ms(g["unsampled_mean_s"]))]
+            for g in unsampled
+        ]
+        parts.append(common.markdown_table(header, body, ["l"] * 5 + ["r", "r"]))
+        parts.append("")
+
     notes = [CI_NOTE]
     if report.has_synthetic:
         notes.append(
@@ -251,7 +271,7 @@ CSV_FIELDS = (
     "family", "model_id", "task", "platform", "device", "precision", "batch_size", "weights_source",
     "settings_key", "machine_id", "hostname", "cpu", "gpu_name", "runs", "n", "median_s",
     "median_ci_low_s", "median_ci_high_s", "median_ci_coverage", "mean_s", "mean_ci_low_s", "mean_ci_high_s", "p90_s", "stdev_s",
-    "throughput_per_s", "peak_memory_mb", "first_run", "last_run",
+    "throughput_per_s", "peak_memory_mb", "first_run", "last_run", "runs_without_samples", "unsampled_mean_s",
 )
 
 

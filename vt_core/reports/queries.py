@@ -116,6 +116,7 @@ SELECT r.id,
        COALESCE(d.machine_id, '') AS machine_id,
        COALESCE(d.torch_max_allocated_mb, d.peak_rss_mb) AS memory_mb,
        d.median_s,
+       d.mean_s,
        d.n_samples
 FROM vision_text_results r
 JOIN result_details d ON d.result_id = r.id
@@ -133,6 +134,9 @@ runs AS (
            ANY_VALUE(batch_size) AS batch_size,
            ANY_VALUE(weights_source) FILTER (WHERE weights_source IS NOT NULL) AS weights_source,
            COUNT(*) AS runs,
+           -- Legacy results carry the older framework's average and no samples.
+           COUNT(*) FILTER (WHERE COALESCE(n_samples, 0) = 0) AS runs_without_samples,
+           AVG(mean_s) FILTER (WHERE COALESCE(n_samples, 0) = 0) AS unsampled_mean_s,
            MAX(memory_mb) AS peak_memory_mb,
            MIN(timestamp) AS first_run,
            MAX(timestamp) AS last_run
@@ -182,7 +186,7 @@ SELECT g.family, g.model_id, g.task, g.platform, g.settings_key, g.machine_id, g
        k.median_ci_coverage,
        CASE WHEN g.total_s > 0 THEN g.items / g.total_s END AS throughput_per_s,
        g.peak_memory_mb, g.first_run, g.last_run,
-       m.hostname, m.cpu, m.gpu_name
+       m.hostname, m.cpu, m.gpu_name, g.runs_without_samples, g.unsampled_mean_s
 FROM vt_perf_groups g
 LEFT JOIN vt_ci_constants k ON k.n = g.n
 LEFT JOIN machines m ON m.machine_id = g.machine_id
@@ -194,6 +198,7 @@ PERF_COLUMNS = (
     "batch_size", "weights_source", "runs", "n", "mean_s", "median_s", "p90_s",
     "stdev_s", "mean_ci_low_s", "mean_ci_high_s", "median_ci_low_s", "median_ci_high_s", "median_ci_coverage",
     "throughput_per_s", "peak_memory_mb", "first_run", "last_run", "hostname", "cpu", "gpu_name",
+    "runs_without_samples", "unsampled_mean_s",
 )
 
 
