@@ -102,6 +102,17 @@ def seeded_results() -> list[JobResult]:
     return results
 
 
+def simulated_legacy_result() -> JobResult:
+    """Return a BLIP cpu pass imported from the older framework and flagged simulated, newer than the seeded ones."""
+    result = _result(900, BLIP_BASE, "cpu", "pass", NOW, family="blip", task="image-to-text", source="legacy")
+    # Legacy results carry no per-iteration samples or reference comparison, and this one has no load time or memory.
+    result.job_id = "legacy-0001"
+    result.samples_s, result.load_time_s, result.first_inference_s, result.peak_rss_mb = [], None, None, None
+    result.comparison, result.output_summary = {}, {}
+    result.extra = {"is_simulated": True, "source_file": "old/blip_cpu.json"}
+    return result
+
+
 def seed_database(path: Path) -> Store:
     """Create a database at `path` holding `seeded_results()`; return its Store."""
     store = Store(path)

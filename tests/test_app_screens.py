@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Input, SelectionList, Static
 
-from tests.app_seed import BLIP_BASE, CLIP_B16, CLIP_B32, NOW, seed_database, seeded_app, seeded_results, settle
+from tests.app_seed import (BLIP_BASE, CLIP_B16, CLIP_B32, seed_database, seeded_app, settle,
+                            simulated_legacy_result)
 from vt_core.store import Store
 from vt_tui.screens.cell import CellScreen
 from vt_tui.screens.dialogs import ConfirmScreen, HelpScreen
@@ -81,11 +82,7 @@ async def test_models_filter_detail_select(isolated):
 
 
 async def test_history_marks_simulated_legacy_result(isolated):
-    simulated = seeded_results()[-2]
-    simulated.job_id, simulated.weights_source = "legacy-0001", "legacy"
-    simulated.finished_at = NOW.isoformat()
-    simulated.extra = {"is_simulated": True, "source_file": "old/blip_cpu.json"}
-    Store(isolated).ingest([simulated])
+    Store(isolated).ingest([simulated_legacy_result()])
     app = seeded_app(isolated)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from tests.app_seed import BLIP_BASE, CLIP_B16, CLIP_B32, seed_database, seeded_app, settle
+from tests.app_seed import (BLIP_BASE, CLIP_B16, CLIP_B32, seed_database, seeded_app, settle,
+                            simulated_legacy_result)
 from vt_core.launcher import LauncherEvent
 from vt_core.records import JobResult, JobSpec, Settings
+from vt_core.store import Store
 from vt_tui.runstate import RunState
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -108,6 +110,23 @@ def test_cell_runs(snap_compare, db, size):
         table = pilot.app.screen.query_one("#matrix-table", DataTable)
         row = [r.value for r in table.rows].index(CLIP_B32)
         table.move_cursor(row=row, column=5)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(seeded_app(db), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_cell_runs_simulated_legacy(snap_compare, db, size):
+    Store(db).ingest([simulated_legacy_result()])
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        table = pilot.app.screen.query_one("#matrix-table", DataTable)
+        row = [r.value for r in table.rows].index(BLIP_BASE)
+        table.move_cursor(row=row, column=1)
         await pilot.press("enter")
         await settle(pilot)
 
