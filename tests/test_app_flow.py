@@ -85,7 +85,10 @@ async def test_select_launch_matrix_stats_export(tmp_path, models_dir, monkeypat
         assert row.stored is True
         assert row.fraction() == 1.0
         assert jobs.get_cell(job_id, "state").plain.startswith("✓")
-        assert "measure" in phases_seen or "warmup" in phases_seen
+        # A tiny model can warm up and measure between two polls, so the table shows
+        # an early phase live, and the run log shows that measure ran.
+        assert phases_seen - {"—", "done"}
+        assert any(line.endswith("] phase measure") for line in app.run_state.log)
         assert app.run_status == ""
 
         await pilot.press("3")
