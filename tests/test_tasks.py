@@ -15,7 +15,7 @@ from vt_core.runners.base import Runner
 from vt_core.tasks import get_task, task_for_family
 from vt_core.tasks.base import numpy_outputs, torch_inputs
 from vt_core.tasks.images import PATTERNS, generate_images, image_names
-from vt_core.tasks.reference import get_reference, inputs_digest
+from vt_core.tasks.reference import get_inputs, get_reference, inputs_digest
 from vt_core.tasks.zero_shot import LABELS
 
 CLIP_TASK = get_task("zero-shot-image-classification")
@@ -209,6 +209,32 @@ def test_reference_cached_after_first_run(tiny_blip_dir: Path):
     assert np.array_equal(first["token_ids"], again["token_ids"])
     assert not longer_info["cache_hit"]
     assert longer["token_ids"].shape == (1, 4)
+    assert Path(first_info["path"]).with_suffix(".json").is_file()
+
+
+def test_inputs_cached_per_settings(tiny_clip_dir: Path):
+    model = catalog.resolve(str(tiny_clip_dir))
+    processor = CLIP_TASK.load_processor(tiny_clip_dir)
+    built: list[Settings] = []
+
+    def make(settings: Settings):
+        def build():
+            built.append(settings)
+            return CLIP_TASK.make_inputs(processor, settings)
+        return build
+
+    settings = Settings(batch_size=1, seed=21)
+    first, first_info = get_inputs(model, CLIP_TASK, settings, make(settings))
+    again, again_info = get_inputs(model, CLIP_TASK, settings, make(settings))
+    other_seed = Settings(batch_size=1, seed=22)
+    other, other_info = get_inputs(model, CLIP_TASK, other_seed, make(other_seed))
+
+    assert not first_info["cache_hit"]
+    assert again_info["cache_hit"]
+    assert built == [settings, other_seed]
+    assert inputs_digest(again) == inputs_digest(first)
+    assert not other_info["cache_hit"]
+    assert inputs_digest(other) != inputs_digest(first)
     assert Path(first_info["path"]).with_suffix(".json").is_file()
 
 

@@ -16,10 +16,13 @@ import pytest
 
 from models import TINY_BLIP_ID, TINY_CLIP_ID, tiny_blip_dir, tiny_clip_dir  # noqa: F401
 from vt_core import catalog, events
-from vt_core.records import PHASES
+from vt_core.records import PHASES, Settings
+from vt_core.tasks import get_task
+from vt_core.tasks.reference import get_inputs
 
 FAST_SETTINGS = {"iterations": 3, "min_seconds": 0.0, "warmup": 1, "batch_size": 2, "max_new_tokens": 5}
 WORKER_TIMEOUT_S = 300
+BLIP_TASK = get_task("image-to-text")
 
 
 @dataclass
@@ -107,6 +110,7 @@ def test_tiny_clip_on_openvino_reuses_ir(tiny_clip_dir: Path):
     assert not first["extra"]["ir_cache_hit"]
     assert second["extra"]["ir_cache_hit"]
     assert second["extra"]["reference"]["cache_hit"]
+    assert second["extra"]["inputs"]["cache_hit"]
     assert second["convert_time_s"] < 0.5
     assert second["parameter_count"] == first["parameter_count"]
 
@@ -122,7 +126,14 @@ def test_tiny_blip_on_cpu(tiny_blip_dir: Path):
 
 
 def test_tiny_blip_on_openvino(tiny_blip_dir: Path):
+    # Cache the job's inputs first: the worker then loads the processor only for the caption text.
+    settings = Settings(**{k: v for k, v in FAST_SETTINGS.items() if k in ("batch_size", "max_new_tokens")})
+    get_inputs(catalog.resolve(str(tiny_blip_dir)), BLIP_TASK, settings,
+               lambda: BLIP_TASK.make_inputs(BLIP_TASK.load_processor(tiny_blip_dir), settings))
+
     result = assert_passed(run_worker(job(str(tiny_blip_dir), "openvino")))
+    assert result["extra"]["inputs"]["cache_hit"]
+    assert result["output_summary"]["captions"][0]["caption"] is not None
     assert result["comparison"]["tokens_match"]
     assert result["comparison"]["max_abs_diff"] < 1e-3
     assert result["extra"]["decoder_mode"].startswith("KV cache")

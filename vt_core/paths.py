@@ -58,6 +58,10 @@ def references_dir() -> Path:
     return cache_dir() / "references"
 
 
+def inputs_dir() -> Path:
+    return cache_dir() / "inputs"
+
+
 def reports_dir() -> Path:
     """Return the default output folder for reports and figures."""
     return data_dir() / "reports"

@@ -325,7 +325,7 @@ class Job:
         from vt_core import machine
         from vt_core.runners import PlatformUnavailableError, get_runner
         from vt_core.tasks import get_task, task_for_family
-        from vt_core.tasks.reference import get_reference
+        from vt_core.tasks.reference import get_inputs, get_reference
 
         spec, settings, reporter = self.spec, self.spec.settings, self.reporter
         reporter.phase("start")
@@ -373,8 +373,13 @@ class Job:
             )
 
         reporter.phase("reference")
-        processor = task.load_processor(model.path)
-        inputs = task.make_inputs(processor, settings)
+        # The processor is not kept: peak_rss_mb then excludes it whether or not the
+        # inputs came from the cache, and captions load it again after measuring.
+        inputs, inputs_info = get_inputs(
+            model, task, settings, lambda: task.make_inputs(task.load_processor(model.path), settings),
+        )
+        self.extra["inputs"] = inputs_info
+        reporter.log("inputs " + ("read from cache" if inputs_info["cache_hit"] else "built with the model's processor"))
         reference, reference_info = get_reference(model, task, inputs, settings)
         self.extra["reference"] = reference_info
         reporter.log("reference " + ("read from cache" if reference_info["cache_hit"] else "computed with PyTorch on CPU"))
@@ -400,7 +405,8 @@ class Job:
 
         reporter.phase("compare")
         comparison = task.compare(reference, outputs, self.runner.precision)
-        summary = task.output_summary(outputs, getattr(processor, "tokenizer", None))
+        tokenizer = getattr(task.load_processor(model.path), "tokenizer", None) if task.summary_uses_tokenizer else None
+        summary = task.output_summary(outputs, tokenizer)
         status = PASS if comparison.get("ok") else MISMATCH
 
         reporter.phase("done")

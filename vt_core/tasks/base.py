@@ -40,6 +40,13 @@ class Task:
         """Return the model inputs for `settings` (batch_size images), the same on every machine."""
         raise NotImplementedError
 
+    summary_uses_tokenizer: bool = True
+    """True when `output_summary` decodes with the tokenizer. When False, a job with cached inputs loads no processor."""
+
+    def input_settings(self, settings: Settings) -> dict[str, Any]:
+        """Return the settings that `make_inputs` reads (part of the inputs cache key)."""
+        return {"batch_size": settings.batch_size, "seed": settings.seed}
+
     def output_settings(self, settings: Settings) -> dict[str, Any]:
         """Return the settings that change the output for the same inputs (part of the reference key)."""
         return {}

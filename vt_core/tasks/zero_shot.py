@@ -40,6 +40,7 @@ class ZeroShotImageClassification(Task):
     name = "zero-shot-image-classification"
     family = "clip"
     architecture = "CLIPModel"
+    summary_uses_tokenizer = False
 
     def make_inputs(self, processor: Any, settings: Settings) -> dict[str, np.ndarray]:
         """Return pixel_values for batch_size images and the labels padded to the model's text length (77)."""

@@ -192,10 +192,13 @@ class BrowserRunner(Runner):
             self.extra["precision_note"] = f"requested {spec.settings.precision}; the browser runner exports and runs f32"
         self.torch_model = task.load_torch_model(model.path, "cpu")
         self.parameter_count = sum(parameter.numel() for parameter in self.torch_model.parameters())
-        processor = task.load_processor(model.path)
-        # Export traces with the job's own input shapes, so build the same inputs
-        # the worker will pass to measure().
-        self.example_inputs = task.make_inputs(processor, spec.settings)
+        # Export traces with the job's own input shapes: the worker has just cached
+        # the inputs it will pass to measure(), so this reads them back.
+        from vt_core.tasks.reference import get_inputs
+
+        self.example_inputs, _ = get_inputs(
+            model, task, spec.settings, lambda: task.make_inputs(task.load_processor(model.path), spec.settings),
+        )
 
     def convert(self, model: ResolvedModel, task: Task, spec: JobSpec, reporter: Reporter) -> None:
         import torch
