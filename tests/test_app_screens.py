@@ -40,6 +40,17 @@ def static_text(widget: Static) -> str:
     return console.export_text()
 
 
+async def open_cell(pilot, model: str, column: int) -> None:
+    """Open the matrix screen and the runs of one of its cells."""
+    await pilot.press("3")
+    await settle(pilot)
+    table = pilot.app.screen.query_one("#matrix-table", DataTable)
+    keys = [row.value for row in table.rows]
+    table.move_cursor(row=keys.index(model), column=column)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 async def test_models_lists_catalog_and_states(isolated):
     app = seeded_app(isolated)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -93,13 +104,7 @@ async def test_history_marks_simulated_legacy_result(isolated):
 
         assert sorted(states) == ["✓ pass", "✓ sim", "✗ fail"]
 
-        await pilot.press("3")
-        await settle(pilot)
-        table = app.screen.query_one("#matrix-table", DataTable)
-        keys = [row.value for row in table.rows]
-        table.move_cursor(row=keys.index(BLIP_BASE), column=1)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_cell(pilot, BLIP_BASE, 1)
         runs = app.screen.query_one("#cell-runs", DataTable)
         detail = static_text(app.screen.query_one("#cell-detail-text", Static))
 
@@ -181,13 +186,7 @@ async def test_matrix_states_and_cell_runs(isolated):
 async def test_cell_runs_show_statistics_and_comparison(isolated):
     app = seeded_app(isolated)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await settle(pilot)
-        table = app.screen.query_one("#matrix-table", DataTable)
-        keys = [row.value for row in table.rows]
-        table.move_cursor(row=keys.index(CLIP_B32), column=5)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_cell(pilot, CLIP_B32, 5)
         detail = static_text(app.screen.query_one("#cell-detail-text", Static))
 
         assert "mismatch" in detail

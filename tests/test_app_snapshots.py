@@ -101,36 +101,31 @@ def test_matrix_screen(snap_compare, db, size):
     assert snap_compare(seeded_app(db), terminal_size=size, run_before=keys("3"))
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_cell_runs(snap_compare, db, size):
+def open_cell(model: str, column: int):
+    """Return a run_before that opens the runs of one matrix cell."""
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
         table = pilot.app.screen.query_one("#matrix-table", DataTable)
-        row = [r.value for r in table.rows].index(CLIP_B32)
-        table.move_cursor(row=row, column=5)
+        row = [r.value for r in table.rows].index(model)
+        table.move_cursor(row=row, column=column)
         await pilot.press("enter")
         await settle(pilot)
 
-    assert snap_compare(seeded_app(db), terminal_size=size, run_before=run_before)
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_cell_runs(snap_compare, db, size):
+    assert snap_compare(seeded_app(db), terminal_size=size, run_before=open_cell(CLIP_B32, 5))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_cell_runs_simulated_legacy(snap_compare, db, size):
     Store(db).ingest([simulated_legacy_result()])
 
-    async def run_before(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-        table = pilot.app.screen.query_one("#matrix-table", DataTable)
-        row = [r.value for r in table.rows].index(BLIP_BASE)
-        table.move_cursor(row=row, column=1)
-        await pilot.press("enter")
-        await settle(pilot)
-
-    assert snap_compare(seeded_app(db), terminal_size=size, run_before=run_before)
+    assert snap_compare(seeded_app(db), terminal_size=size, run_before=open_cell(BLIP_BASE, 1))
 
 
 @pytest.mark.parametrize("size", SIZES)
