@@ -491,10 +491,10 @@ PARENT_CHECK_INTERVAL_S = 1.0
 def exit_when_orphaned(interval_s: float = PARENT_CHECK_INTERVAL_S) -> None:
     """Kill this worker's process group once its parent is gone.
 
-    The launcher starts each worker in a session of its own so that a kill
-    reaches a browser the worker started; the same isolation means a parent
-    killed by a signal would leave the worker running. A daemon thread polls the
-    parent id and ends the group when the worker has been re-parented.
+    The launcher starts each worker in a session of its own, so that a kill
+    reaches a browser the worker started. Because of that isolation, a parent
+    killed by a signal would leave the worker running. A daemon thread therefore
+    polls the parent id and ends the group when the worker has been re-parented.
     """
     parent = os.getppid()
 

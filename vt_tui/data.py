@@ -156,7 +156,7 @@ class RunRecord:
     output: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     flag: str | None = None
-    """"mock" or "simulated" for a legacy result that the older framework faked, else None."""
+    """Kind of fake ("mock" or "simulated") of a legacy result that the older framework faked, else None."""
 
 
 _RUN_COLUMNS = """

@@ -319,7 +319,7 @@ def _wrap(kind: str, model: Any) -> Any:
     class BlipDecoderStep(torch.nn.Module):
         """BLIP's text decoder on one new token with a key/value cache passed as tensors.
 
-        `cache` holds four tensors per layer: self-attention keys and values so far,
+        `cache` contains four tensors per layer: self-attention keys and values so far,
         then the cross-attention keys and values from BlipCrossKeyValues. The cross
         layers are marked as filled, so the decoder reuses them instead of
         projecting image_embeds again (image_embeds still sets the mask shape).
@@ -358,13 +358,13 @@ def _wrap(kind: str, model: Any) -> Any:
 
 
 def _filled_layer(keys: Any, values: Any) -> Any:
-    """Return a transformers DynamicLayer already holding `keys` and `values`.
+    """Return a transformers DynamicLayer that already contains `keys` and `values`.
 
     DynamicLayer.update() starts from an empty 1-D tensor and concatenates, which
     OpenVINO cannot convert, so the layer is filled directly.
     NOTE: this and BlipDecoderStep rely on the cache classes of transformers 5.x
-    (DynamicLayer fields, EncoderDecoderCache.is_updated); another major version
-    may need changes, and a failure shows as a conversion_error.
+    (DynamicLayer fields, EncoderDecoderCache.is_updated). Another major version
+    may break them, and the break shows as a conversion_error.
     """
     from transformers.cache_utils import DynamicLayer
 

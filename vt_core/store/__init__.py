@@ -324,7 +324,7 @@ class Store:
 
 
 RUN_SPOOL_KEY = "__run__"
-"""Key of a spool line that holds a run record instead of a result."""
+"""Key of a spool line that contains a run record instead of a result."""
 
 
 def _read_spool(spool_file: Path) -> tuple[list[JobResult], list[dict[str, Any]]]:

@@ -108,7 +108,11 @@ def save_reference(key: dict[str, Any], outputs: dict[str, np.ndarray]) -> Path:
 
 
 def _source_digest(task: Task) -> str:
-    """Return a digest of the modules that build the task's inputs, so a code change invalidates the cache."""
+    """Return a digest of the modules that build the task's inputs, so a code change invalidates the cache.
+
+    NOTE: only the task's own module and `images` are read; a change elsewhere
+    that shapes the inputs (a tokenizer helper, `base`) keeps stale cache entries.
+    """
     from vt_core.tasks import images
 
     digest = hashlib.sha256()
